@@ -1,0 +1,1 @@
+"""The verification domain: lifecycle, codes, and the ports its adapters implement."""
