@@ -8,7 +8,7 @@ OtpError
 ├── Forbidden                 key lacks the scope                     (forbidden)
 ├── CountryNotAllowed         destination country not allowed         (country_not_allowed)
 ├── PrefixDenied              number prefix on the deny list          (prefix_denied)
-├── VerificationNotFound      unknown/expired/approved/canceled/out of attempts (verification_not_found)
+├── VerificationNotFound      not pending any more, or never was       (verification_not_found)
 ├── RateLimited               a throttling policy refused             (rate_limited)
 ├── IdempotencyConflict       same key, different body                (idempotency_conflict)
 ├── IdempotencyInProgress     same key still being served             (idempotency_in_progress)

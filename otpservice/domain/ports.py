@@ -7,6 +7,8 @@ from typing import Protocol
 
 import msgspec
 
+from otpservice.domain.models import Status, Verification, VerificationRef
+
 
 class Lang(enum.Enum):
     """Message language. Values are our locale names."""
@@ -29,6 +31,7 @@ class DeliveryState(enum.Enum):
     NOT_DELIVERED = "not_delivered"
     OUT_OF_COVERAGE = "out_of_coverage"
     PENDING = "pending"
+    TEST = "test_number"  # a configured test number: nothing was sent
 
 
 class Delivery(msgspec.Struct, frozen=True):
@@ -61,3 +64,95 @@ class SmsGateway(Protocol):
     async def delivery(self, sms_id: str) -> Delivery: ...
 
     async def balance(self) -> Balance: ...
+
+
+class SendTarget(msgspec.Struct, frozen=True):
+    """Everything the send scripts need to find and throttle a send."""
+
+    client: str
+    e164: str
+    tag: str
+    slot: str
+    purpose: str
+    locale: str
+    country: str
+    prefix: str
+    ip: str | None  # end-user address, normalised
+    ip_net: str | None  # its /24 (IPv4) or /64 (IPv6)
+    exempt: bool  # test numbers skip send budgets
+
+
+class SharedVerdict(msgspec.Struct, frozen=True):
+    """Outcome of the shared step: ok | replay | in_progress | conflict | limited."""
+
+    kind: str
+    body: bytes | None = None
+    policy: str | None = None
+    retry_after: float = 0.0
+    blocked_now: bool = False
+    added_member: bool = False
+
+
+class PhoneVerdict(msgspec.Struct, frozen=True):
+    """Outcome of the per-phone step: new | resend | limited."""
+
+    kind: str
+    rid: str = ""
+    sends: int = 0
+    policy: str | None = None
+    retry_after: float = 0.0
+
+
+class Attempt(msgspec.Struct, frozen=True):
+    """A reserved check attempt: the stored hash to verify against."""
+
+    rid: str
+    code_hash: str
+    attempts_left: int
+    purpose: str
+    token: str
+
+
+class VerificationStore(Protocol):
+    """All state, atomically. Each method is one script, or one read."""
+
+    async def reserve_shared(
+        self, target: SendTarget, idempotency: tuple[str, str] | None
+    ) -> SharedVerdict: ...
+
+    async def refund_shared(
+        self,
+        target: SendTarget,
+        idempotency: tuple[str, str] | None,
+        *,
+        refund_budgets: bool,
+        remove_member: bool,
+    ) -> None: ...
+
+    async def store_idempotent(
+        self, target: SendTarget, idempotency: tuple[str, str], body: bytes
+    ) -> None: ...
+
+    async def reserve_phone(
+        self, target: SendTarget, token: str, lock_seconds: float
+    ) -> PhoneVerdict: ...
+
+    async def release_phone(self, target: SendTarget, token: str, *, refund: bool) -> None: ...
+
+    async def commit_send(
+        self, target: SendTarget, token: str, *, mode: str, rid: str, code_hash: str, sms_id: str
+    ) -> Verification | None: ...
+
+    async def load(self, ref: VerificationRef) -> Verification | None: ...
+
+    async def reserve_attempt(
+        self, ref: VerificationRef, client: str, net: str, token: str
+    ) -> Attempt: ...
+
+    async def approve(self, ref: VerificationRef, net: str, attempt: Attempt) -> int: ...
+
+    async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status: ...
+
+    async def set_status(self, ref: VerificationRef, client: str, status: Status) -> None: ...
+
+    async def ping(self) -> bool: ...

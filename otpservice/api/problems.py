@@ -1,0 +1,117 @@
+"""One mapping from errors to RFC 9457 problems. Handlers contain no try/except ladders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from otpservice import errors
+from otpservice.api.schemas import Problem
+
+log = structlog.get_logger("otpservice.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+# Most specific first: the first class that matches decides the status.
+STATUS: list[tuple[type[errors.OtpError], int]] = [
+    (errors.Unauthorized, 401),
+    (errors.Forbidden, 403),
+    (errors.CountryNotAllowed, 403),
+    (errors.PrefixDenied, 403),
+    (errors.VerificationNotFound, 404),
+    (errors.IdempotencyConflict, 409),
+    (errors.IdempotencyInProgress, 409),
+    (errors.InvalidRequest, 422),
+    (errors.PhoneRejected, 422),
+    (errors.RateLimited, 429),
+    (errors.StorageUnavailable, 503),
+    (errors.ProviderError, 503),
+]
+
+HTTP_CODES = {
+    400: ("invalid_request", "Invalid request"),
+    401: ("unauthorized", "Missing or invalid API key"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("body_too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("rate_limited", "Too many requests"),
+    500: ("internal_error", "Internal error"),
+    503: ("service_unavailable", "Service unavailable"),
+}
+
+
+def status_of(exc: errors.OtpError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    policy: str | None = None,
+    retry_after: int | None = None,
+) -> Response[Problem]:
+    body = Problem(
+        type=f"urn:otpservice:problem:{code}",
+        title=title,
+        status=status,
+        detail=detail,
+        code=code,
+        policy=policy,
+        retry_after=retry_after,
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or {})
+
+
+def otp_error_response(request: Request[Any, Any, Any], exc: errors.OtpError) -> Response[Problem]:
+    status = status_of(exc)
+    headers: dict[str, str] = {}
+    retry_after: int | None = None
+    policy: str | None = None
+    if isinstance(exc, errors.RateLimited):
+        retry_after, policy = exc.retry_after, exc.policy
+    elif isinstance(exc, errors.ProviderError) and exc.retry_after:
+        retry_after = max(1, int(exc.retry_after + 0.999))
+    if isinstance(exc, errors.Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="otpservice"'
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    # One body for every reason a verification is unusable: no enumeration.
+    detail = "No pending verification matches." if status == 404 else exc.detail
+    return problem_response(
+        status, exc.code, exc.title, detail, headers=headers, policy=policy, retry_after=retry_after
+    )
+
+
+def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    status = exc.status_code
+    code, title = HTTP_CODES.get(status, ("http_error", "HTTP error"))
+    detail = exc.detail if status != 500 else "Internal error"
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        # msgspec's messages name the field and the expected type, never the value sent.
+        messages = [str(e.get("message", "")) for e in exc.extra if isinstance(e, dict)]
+        if messages:
+            detail = "; ".join(m for m in messages if m)[:500]
+    return problem_response(status, code, title, detail, headers=dict(exc.headers or {}))
+
+
+def internal_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.error("request.unhandled_error", error_type=type(exc).__name__)
+    return problem_response(500, "internal_error", "Internal error", "Internal error")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    errors.OtpError: otp_error_response,
+    HTTPException: http_error_response,
+    Exception: internal_error_response,
+}

@@ -1,0 +1,155 @@
+"""/v1: request a code, check it, look at it, cancel it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Router, delete, get, post
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi.spec import Example
+from litestar.params import Parameter
+
+from otpservice.api.auth import provide_admin, provide_client
+from otpservice.api.schemas import (
+    BalanceOut,
+    CheckByPhone,
+    CheckCode,
+    CheckOut,
+    CreateVerification,
+    DeliveryOut,
+    VerificationOut,
+    iso,
+)
+from otpservice.config import ClientKey
+from otpservice.domain.service import CreateRequest, VerificationService
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        required=False,
+        min_length=1,
+        max_length=255,
+        description="Retry-safe key: the same key and body within 24 h replays the first 201.",
+    ),
+]
+VerificationId = Annotated[
+    str,
+    Parameter(
+        min_length=1,
+        max_length=128,
+        description="The verification's id.",
+        examples=[Example(value="0" * 64)],
+    ),
+]
+
+
+def provide_service(request: Request[Any, Any, Any]) -> VerificationService:
+    service: VerificationService = request.app.state.service
+    return service
+
+
+async def require_json(request: Request[Any, Any, Any]) -> None:
+    """Bodies are JSON only; anything else is 415, before the body is read."""
+    if request.method in {"POST", "PUT", "PATCH"}:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise HTTPException(status_code=415, detail="Send the body as application/json.")
+
+
+class Verifications(Controller):
+    path = "/verifications"
+    tags = ["verifications"]
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Send a code",
+        description="Sends a code by SMS. A second request for the same phone and purpose "
+        "while one is pending is a resend: same id, a new code, the old one stops working.",
+    )
+    async def create(
+        self,
+        data: CreateVerification,
+        client: ClientKey,
+        service: VerificationService,
+        idempotency_key: IdempotencyKey = None,
+    ) -> VerificationOut:
+        request = CreateRequest(
+            phone=data.phone, purpose=data.purpose, locale=data.locale, client_ip=data.client_ip
+        )
+        verification, _ = await service.create(client, request, idempotency_key)
+        return VerificationOut.of(verification)
+
+    @post("/check", status_code=200, summary="Check a code by phone and purpose")
+    async def check_by_phone(
+        self, data: CheckByPhone, client: ClientKey, service: VerificationService
+    ) -> CheckOut:
+        result = await service.check_by_phone(
+            client, data.phone, data.purpose, data.code, data.client_ip
+        )
+        return CheckOut.of(result)
+
+    @post("/{verification_id:str}/check", status_code=200, summary="Check a code")
+    async def check(
+        self,
+        verification_id: VerificationId,
+        data: CheckCode,
+        client: ClientKey,
+        service: VerificationService,
+    ) -> CheckOut:
+        result = await service.check(client, verification_id, data.code, data.client_ip)
+        return CheckOut.of(result)
+
+    @get("/{verification_id:str}", summary="Get a pending verification")
+    async def fetch(
+        self, verification_id: VerificationId, client: ClientKey, service: VerificationService
+    ) -> VerificationOut:
+        return VerificationOut.of(await service.get(client, verification_id))
+
+    @delete("/{verification_id:str}", status_code=204, summary="Cancel a verification")
+    async def cancel(
+        self, verification_id: VerificationId, client: ClientKey, service: VerificationService
+    ) -> None:
+        await service.cancel(client, verification_id)
+
+    @get("/{verification_id:str}/delivery", summary="Delivery status of the last SMS")
+    async def delivery(
+        self, verification_id: VerificationId, client: ClientKey, service: VerificationService
+    ) -> DeliveryOut:
+        d = await service.delivery(client, verification_id)
+        return DeliveryOut(
+            id=verification_id,
+            state=d.state.value,
+            operator=d.operator,
+            sent_at=d.sent_at,
+            provider_code=d.provider_code,
+        )
+
+
+class Provider(Controller):
+    path = "/provider"
+    tags = ["provider"]
+    dependencies = {"client": Provide(provide_admin)}
+
+    @get("/balance", summary="Provider balance (admin key)")
+    async def balance(self, client: ClientKey, service: VerificationService) -> BalanceOut:
+        b = await service.balance()
+        return BalanceOut(local_sms=b.local_sms, international_tl=b.international_tl)
+
+
+def v1_router() -> Router:
+    return Router(
+        path="/v1",
+        route_handlers=[Verifications, Provider],
+        dependencies={
+            "client": Provide(provide_client),
+            "service": Provide(provide_service, sync_to_thread=False),
+        },
+        before_request=require_json,
+        security=[{"BearerAuth": []}],
+    )
+
+
+__all__ = ["iso", "v1_router"]

@@ -1,0 +1,125 @@
+"""The application factory. Resources come in from outside or are made in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
+
+from otpservice import __version__
+from otpservice.api.health import healthz, readyz
+from otpservice.api.problems import EXCEPTION_HANDLERS
+from otpservice.api.v1 import v1_router
+from otpservice.config import Settings, load_settings
+from otpservice.domain.ports import SmsGateway
+from otpservice.domain.service import VerificationService
+from otpservice.domain.telemetry import Telemetry
+from otpservice.observability.logging import configure_logging
+from otpservice.storage.connect import connect_redis
+from otpservice.storage.redis_store import AnyRedis, RedisStore
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="otpservice",
+        version=__version__,
+        description="Send one-time codes by SMS and check them.",
+        components=Components(
+            security_schemes={
+                "BearerAuth": SecurityScheme(
+                    type="http", scheme="bearer", description="A client key from OTP_API_KEYS."
+                )
+            }
+        ),
+        path="/schema",
+    )
+
+
+def make_gateway(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Any:
+    from otpservice.providers.turkeysms import ProviderTimeouts, TurkeySmsClient
+
+    return TurkeySmsClient(
+        api_key=settings.provider_api_key,
+        base_url=settings.provider_base_url,
+        sender_id=settings.provider_sender_id,
+        timeouts=ProviderTimeouts(
+            connect=settings.provider_connect_timeout_seconds,
+            read=settings.provider_timeout_seconds,
+            total=settings.provider_timeout_seconds,
+        ),
+        transport=transport,
+        use_get_for_sms=settings.provider_use_get,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis: AnyRedis | None = None,
+    gateway: SmsGateway | None = None,
+    telemetry: Telemetry | None = None,
+    extra_handlers: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """A fresh app. Resources passed in are the caller's to close; the rest the app owns."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        own_redis = redis is None
+        own_gateway = gateway is None
+        r = redis if redis is not None else connect_redis(settings)
+        g: Any = gateway if gateway is not None else make_gateway(settings)
+        workers = settings.hash_workers or (os.cpu_count() or 1)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        store = RedisStore(
+            r,
+            settings.limits,
+            code_ttl_seconds=settings.code_ttl_seconds,
+            max_checks=settings.max_checks,
+            max_sends=settings.max_sends,
+            resend_cooldown_seconds=settings.resend_cooldown_seconds,
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+            wait_replicas=settings.redis_wait_replicas,
+            wait_timeout_ms=settings.redis_wait_timeout_ms,
+        )
+        # Redis may be down at start: /readyz reports it and the service recovers by itself.
+        with contextlib.suppress(Exception):
+            await store.load_scripts()
+        app.state.settings = settings
+        app.state.store = store
+        app.state.gateway = g
+        app.state.service = VerificationService(
+            settings, store, g, telemetry=telemetry, hash_pool=pool
+        )
+        try:
+            yield
+        finally:
+            pool.shutdown(wait=True)
+            if own_gateway:
+                await g.aclose()
+            if own_redis:
+                await r.aclose()
+
+    configure_logging(settings.log_format, settings.log_level)
+    return Litestar(
+        route_handlers=[v1_router(), healthz, readyz, *extra_handlers],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.max_body_bytes,
+        state=None,
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Entry point for ASGI servers (``--factory``): production settings from the environment."""
+    return create_app(load_settings())

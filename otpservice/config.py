@@ -1,0 +1,312 @@
+"""Settings, read once from the environment and validated with one clear message per problem.
+
+Every variable starts with ``OTP_``; the README's configuration reference lists them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+
+import msgspec
+
+from otpservice.domain.codes import PRESETS, HashPreset, is_code_shape
+from otpservice.domain.phone import parse_phone
+from otpservice.errors import InvalidPhone
+from otpservice.throttling.policies import QUOTA_ENV, CheckBackoff, Limits, PrefixBurst, Quota
+
+CLIENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LOCALES = ("en", "tr", "ar")
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work. The message names the setting, never its value."""
+
+
+class ClientKey(msgspec.Struct, frozen=True):
+    """A caller of the API. Only the SHA-256 of its key is kept in memory."""
+
+    name: str
+    digest: bytes
+    admin: bool = False
+    test_numbers: Mapping[str, str] = msgspec.field(default_factory=dict)  # E.164 -> code
+    webotp_domain: str | None = None
+    app_hash: str | None = None
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    secret: bytes
+    clients: tuple[ClientKey, ...]
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
+    redis_sentinel_master: str | None = None
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 500
+    provider_base_url: str = "https://turkeysms.com.tr/api/v3"
+    provider_api_key: str = ""
+    provider_sender_id: str = ""
+    provider_use_get: bool = False
+    provider_timeout_seconds: float = 15.0
+    provider_connect_timeout_seconds: float = 3.0
+    code_source: str = "provider"
+    code_length: int = 6
+    code_ttl_seconds: int = 300
+    max_checks: int = 5
+    max_sends: int = 3
+    resend_cooldown_seconds: int = 30
+    allowed_countries: frozenset[str] = frozenset({"TR"})
+    default_region: str = "TR"
+    prefix_allow: tuple[str, ...] = ()
+    prefix_deny: tuple[str, ...] = ()
+    hash_preset: HashPreset = PRESETS["owasp"]
+    hash_workers: int = 0  # 0: one per core
+    templates: Mapping[str, str] = msgspec.field(default_factory=dict)
+    limits: Limits = Limits()
+    idempotency_ttl_seconds: int = 86_400
+    max_body_bytes: int = 16_384
+    log_format: str = "json"
+    log_level: str = "INFO"
+    balance_poll_seconds: float = 300.0
+    low_balance_sms: int = 100
+    development: bool = False
+
+    @property
+    def admin_clients(self) -> tuple[ClientKey, ...]:
+        return tuple(c for c in self.clients if c.admin)
+
+
+DEFAULT_TEMPLATES = {
+    "en": "Your verification code is {code}. It expires in {minutes} minutes. Never share it.",
+    "tr": "Doğrulama kodunuz {code}. Kod {minutes} dakika geçerlidir. Kimseyle paylaşmayın.",
+    "ar": "رمز التحقق الخاص بك هو {code}. تنتهي صلاحيته خلال {minutes} دقائق. لا تشاركه مع أحد.",
+}
+
+
+def key_digest(spec: str) -> bytes:
+    """A key as given in OTP_API_KEYS: the key itself, or 'sha256:<hex>' of it."""
+    if spec.startswith("sha256:"):
+        try:
+            digest = bytes.fromhex(spec[7:])
+        except ValueError as exc:
+            raise ConfigError("a 'sha256:' key is not hex") from exc
+        if len(digest) != 32:
+            raise ConfigError("a 'sha256:' key is not 64 hex digits")
+        return digest
+    if len(spec) < 16:
+        raise ConfigError("an API key is shorter than 16 characters")
+    return hashlib.sha256(spec.encode()).digest()
+
+
+def _pairs(env: Mapping[str, str], name: str) -> list[tuple[str, str]]:
+    """Parse 'a=b,c=d' (whitespace ignored); the error names the variable only."""
+    raw = env.get(name, "").strip()
+    out: list[tuple[str, str]] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        left, sep, right = item.partition("=")
+        if not sep or not left.strip() or not right.strip():
+            raise ConfigError(f"{name}: each entry must look like name=value")
+        out.append((left.strip(), right.strip()))
+    return out
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number") from exc
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number") from exc
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false")
+
+
+def _limits(env: Mapping[str, str]) -> Limits:
+    base = Limits()
+    changes: dict[str, object] = {}
+    for var, field in QUOTA_ENV.items():
+        quota: Quota = getattr(base, field)
+        changes[field] = Quota(_int(env, var, quota.limit, 0, 10_000_000), quota.period)
+    burst = base.prefix_burst
+    changes["prefix_burst"] = PrefixBurst(
+        numbers=_int(env, "OTP_PREFIX_BURST_NUMBERS", burst.numbers, 0, 1_000_000),
+        window=_int(env, "OTP_PREFIX_BURST_WINDOW_SECONDS", burst.window, 1, 86_400),
+        block=_int(env, "OTP_PREFIX_BLOCK_SECONDS", burst.block, 1, 7 * 86_400),
+    )
+    changes["prefix_drop_digits"] = _int(env, "OTP_PREFIX_DROP_DIGITS", 4, 1, 10)
+    back = base.check_backoff
+    changes["check_backoff"] = CheckBackoff(
+        free_failures=_int(env, "OTP_CHECK_FREE_FAILURES", back.free_failures, 1, 1000),
+        base_seconds=_float(env, "OTP_CHECK_DELAY_BASE_SECONDS", back.base_seconds, 0.001, 3600),
+        cap_seconds=_float(env, "OTP_CHECK_DELAY_CAP_SECONDS", back.cap_seconds, 0.001, 86_400),
+        daily_failures=_int(env, "OTP_CHECK_DAILY_FAILURES", back.daily_failures, 1, 1_000_000),
+    )
+    return msgspec.structs.replace(base, **changes)
+
+
+def _clients(env: Mapping[str, str], code_length: int, region: str) -> tuple[ClientKey, ...]:
+    tests: dict[str, dict[str, str]] = {}
+    for left, code in _pairs(env, "OTP_TEST_NUMBERS"):
+        name, sep, number = left.partition(":")
+        if not sep:
+            raise ConfigError("OTP_TEST_NUMBERS: each entry must look like client:+number=code")
+        if not is_code_shape(code, code_length):
+            raise ConfigError(f"OTP_TEST_NUMBERS: codes must be {code_length} digits")
+        try:
+            e164 = parse_phone(number, region).e164
+        except InvalidPhone as exc:
+            raise ConfigError("OTP_TEST_NUMBERS: a number is not a valid mobile number") from exc
+        tests.setdefault(name, {})[e164] = code
+    domains = dict(_pairs(env, "OTP_CLIENT_WEBOTP_DOMAINS"))
+    hashes = dict(_pairs(env, "OTP_CLIENT_APP_HASHES"))
+    clients: list[ClientKey] = []
+    seen: set[str] = set()
+    for var, admin in (("OTP_API_KEYS", False), ("OTP_ADMIN_API_KEYS", True)):
+        for name, spec in _pairs(env, var):
+            if not CLIENT_NAME.match(name):
+                raise ConfigError(f"{var}: client names use letters, digits, '_' and '-'")
+            if name in seen:
+                raise ConfigError(f"{var}: client name '{name}' appears twice")
+            seen.add(name)
+            try:
+                digest = key_digest(spec)
+            except ConfigError as exc:
+                raise ConfigError(f"{var}: {exc}") from exc
+            clients.append(
+                ClientKey(
+                    name=name,
+                    digest=digest,
+                    admin=admin,
+                    test_numbers=tests.get(name, {}),
+                    webotp_domain=domains.get(name),
+                    app_hash=hashes.get(name),
+                )
+            )
+    unknown = (set(tests) | set(domains) | set(hashes)) - seen
+    if unknown:
+        raise ConfigError("OTP_TEST_NUMBERS/OTP_CLIENT_*: names a client that has no key")
+    return tuple(clients)
+
+
+def _hash_preset(env: Mapping[str, str]) -> HashPreset:
+    name = env.get("OTP_HASH_PRESET", "owasp").strip() or "owasp"
+    if name not in PRESETS:
+        raise ConfigError(f"OTP_HASH_PRESET must be one of {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    return HashPreset(
+        memory_kib=_int(env, "OTP_ARGON2_MEMORY_KIB", preset.memory_kib, 8, 4_194_304),
+        time_cost=_int(env, "OTP_ARGON2_TIME_COST", preset.time_cost, 1, 100),
+        parallelism=_int(env, "OTP_ARGON2_PARALLELISM", preset.parallelism, 1, 64),
+    )
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, development: bool = False) -> Settings:
+    """Build the settings from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
+    secret = env.get("OTP_SECRET", "")
+    if not development:
+        missing = [
+            name
+            for name in ("OTP_SECRET", "OTP_API_KEYS", "OTP_PROVIDER_API_KEY")
+            if not env.get(name, "").strip()
+        ]
+        if missing:
+            raise ConfigError(f"{missing[0]} is required (set it in the environment)")
+    if secret and len(secret) < 32:
+        raise ConfigError("OTP_SECRET must be at least 32 characters")
+    code_source = env.get("OTP_CODE_SOURCE", "provider").strip() or "provider"
+    if code_source not in {"provider", "local"}:
+        raise ConfigError("OTP_CODE_SOURCE must be 'provider' or 'local'")
+    lo, hi = (4, 6) if code_source == "provider" else (4, 10)
+    code_length = _int(env, "OTP_CODE_LENGTH", 6, lo, hi)
+    region = (env.get("OTP_DEFAULT_REGION", "TR").strip() or "TR").upper()
+    countries = frozenset(
+        c.strip().upper() for c in env.get("OTP_ALLOWED_COUNTRIES", "TR").split(",") if c.strip()
+    )
+    if not countries:
+        raise ConfigError("OTP_ALLOWED_COUNTRIES must name at least one country")
+    templates = dict(DEFAULT_TEMPLATES)
+    for locale in LOCALES:
+        override = env.get(f"OTP_TEMPLATE_{locale.upper()}")
+        if override:
+            if "{code}" not in override:
+                raise ConfigError(f"OTP_TEMPLATE_{locale.upper()} must contain {{code}}")
+            templates[locale] = override
+    log_format = env.get("OTP_LOG_FORMAT", "console" if development else "json").strip()
+    if log_format not in {"json", "console"}:
+        raise ConfigError("OTP_LOG_FORMAT must be 'json' or 'console'")
+    clients = _clients(env, code_length, region)
+    if not clients and not development:
+        raise ConfigError("OTP_API_KEYS is required (set it in the environment)")
+
+    def prefixes(name: str) -> tuple[str, ...]:
+        items = tuple(p.strip().lstrip("+") for p in env.get(name, "").split(",") if p.strip())
+        if any(not p.isdigit() for p in items):
+            raise ConfigError(f"{name} must list digit prefixes such as +90850")
+        return items
+
+    return Settings(
+        secret=secret.encode(),
+        clients=clients,
+        redis_url=env.get("OTP_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        redis_cluster=_bool(env, "OTP_REDIS_CLUSTER", False),
+        redis_sentinel_master=env.get("OTP_REDIS_SENTINEL_MASTER") or None,
+        redis_wait_replicas=_int(env, "OTP_REDIS_WAIT_REPLICAS", 0, 0, 16),
+        redis_wait_timeout_ms=_int(env, "OTP_REDIS_WAIT_TIMEOUT_MS", 500, 1, 60_000),
+        provider_base_url=env.get("OTP_PROVIDER_BASE_URL", "https://turkeysms.com.tr/api/v3"),
+        provider_api_key=env.get("OTP_PROVIDER_API_KEY", ""),
+        provider_sender_id=env.get("OTP_PROVIDER_SENDER_ID", ""),
+        provider_use_get=_bool(env, "OTP_PROVIDER_USE_GET", False),
+        provider_timeout_seconds=_float(env, "OTP_PROVIDER_TIMEOUT_SECONDS", 15.0, 0.1, 120),
+        provider_connect_timeout_seconds=_float(
+            env, "OTP_PROVIDER_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 60
+        ),
+        code_source=code_source,
+        code_length=code_length,
+        code_ttl_seconds=_int(env, "OTP_CODE_TTL_SECONDS", 300, 1, 600),
+        max_checks=_int(env, "OTP_MAX_CHECKS", 5, 1, 20),
+        max_sends=_int(env, "OTP_MAX_SENDS", 3, 1, 20),
+        resend_cooldown_seconds=_int(env, "OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
+        allowed_countries=countries,
+        default_region=region,
+        prefix_allow=prefixes("OTP_PREFIX_ALLOW"),
+        prefix_deny=prefixes("OTP_PREFIX_DENY"),
+        hash_preset=_hash_preset(env),
+        hash_workers=_int(env, "OTP_HASH_WORKERS", 0, 0, 256),
+        templates=templates,
+        limits=_limits(env),
+        idempotency_ttl_seconds=_int(env, "OTP_IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 7 * 86_400),
+        max_body_bytes=_int(env, "OTP_MAX_BODY_BYTES", 16_384, 256, 1_048_576),
+        log_format=log_format,
+        log_level=env.get("OTP_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        balance_poll_seconds=_float(env, "OTP_BALANCE_POLL_SECONDS", 300.0, 0, 86_400),
+        low_balance_sms=_int(env, "OTP_LOW_BALANCE_SMS", 100, 0, 10_000_000),
+        development=development,
+    )

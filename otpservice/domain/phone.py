@@ -1,0 +1,58 @@
+"""Phone numbers: parsing with libphonenumber, masking, and the prefix used by pumping guards."""
+
+from __future__ import annotations
+
+import msgspec
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from otpservice.errors import InvalidPhone
+
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+MAX_PHONE_INPUT = 32
+
+
+class Phone(msgspec.Struct, frozen=True):
+    e164: str  # "+905321234567"
+    region: str  # "TR"
+    country_code: int  # 90
+
+    @property
+    def digits(self) -> str:
+        """E.164 without '+', as the provider wants it."""
+        return self.e164[1:]
+
+    @property
+    def masked(self) -> str:
+        """'+90532*****67': country code and three digits, then only the last two."""
+        keep = 1 + len(str(self.country_code)) + 3
+        hidden = len(self.e164) - keep - 2
+        return self.e164[:keep] + "*" * max(hidden, 0) + self.e164[-2:]
+
+    def prefix(self, drop_digits: int) -> str:
+        """The number's E.164 digits but the last ``drop_digits``."""
+        return self.digits[: max(len(self.digits) - drop_digits, 1)]
+
+
+def parse_phone(raw: str, default_region: str) -> Phone:
+    """Parse what a person typed into a valid mobile number, or raise InvalidPhone."""
+    if not raw or len(raw) > MAX_PHONE_INPUT or not raw.isprintable():
+        raise InvalidPhone("The phone number is empty, too long or contains control characters.")
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone("The phone number could not be parsed.") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone("The phone number is not a valid number.")
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        raise InvalidPhone("The phone number is not a mobile number.")
+    region = phonenumbers.region_code_for_number(number) or ""
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Phone(e164=e164, region=region, country_code=int(number.country_code or 0))
+
+
+def from_e164(e164: str) -> Phone:
+    """A number we stored ourselves (already valid)."""
+    number = phonenumbers.parse(e164, None)
+    region = phonenumbers.region_code_for_number(number) or ""
+    return Phone(e164=e164, region=region, country_code=int(number.country_code or 0))

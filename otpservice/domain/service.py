@@ -1,0 +1,388 @@
+"""The verification service: sends codes and checks them, refusing before it spends.
+
+A send is reserve (shared budgets and idempotency, then per-phone budgets and a send
+lock) -> provider -> commit the code's hash; any failure gives back what was reserved.
+A check is reserve an attempt -> verify the hash off the event loop -> approve with
+compare-and-set (or mark the verification spent on the last wrong attempt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import math
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import msgspec
+import structlog
+
+from otpservice.config import ClientKey, Settings
+from otpservice.domain.codes import CodeHasher, generate_code, is_code_shape
+from otpservice.domain.messages import compose
+from otpservice.domain.models import (
+    CheckResult,
+    Status,
+    Verification,
+    VerificationRef,
+    new_rid,
+    phone_tag,
+    slot_of,
+)
+from otpservice.domain.phone import Phone, parse_phone
+from otpservice.domain.ports import (
+    Balance,
+    Delivery,
+    DeliveryState,
+    Lang,
+    SendTarget,
+    SmsGateway,
+    VerificationStore,
+)
+from otpservice.domain.telemetry import NoTelemetry, Telemetry
+from otpservice.errors import (
+    CountryNotAllowed,
+    IdempotencyConflict,
+    IdempotencyInProgress,
+    InvalidCode,
+    InvalidRequest,
+    NotFoundReason,
+    PrefixDenied,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    StorageUnavailable,
+    VerificationNotFound,
+)
+
+log = structlog.get_logger("otpservice.verification")
+T = TypeVar("T")
+
+NO_NETWORK = "-"
+
+
+class CreateRequest(msgspec.Struct, frozen=True):
+    """A send request after parsing: what idempotency compares."""
+
+    phone: str
+    purpose: str = "login"
+    locale: str = "en"
+    client_ip: str | None = None
+
+
+def network_of(client_ip: str | None) -> tuple[str | None, str | None]:
+    """The end-user address and its /24 (IPv4) or /64 (IPv6), normalised."""
+    if client_ip is None:
+        return None, None
+    try:
+        address = ipaddress.ip_address(client_ip.strip())
+    except ValueError as exc:
+        raise InvalidRequest("client_ip is not an IP address.") from exc
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    bits = 24 if address.version == 4 else 64
+    net = ipaddress.ip_network(f"{address}/{bits}", strict=False)
+    return str(address), str(net)
+
+
+class VerificationService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: VerificationStore,
+        gateway: SmsGateway,
+        *,
+        telemetry: Telemetry | None = None,
+        hash_pool: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.gateway = gateway
+        self.telemetry = telemetry or NoTelemetry()
+        self.hasher = CodeHasher(settings.secret, settings.hash_preset)
+        self._pool = hash_pool
+        # A send lock outlives the slowest provider call and the hashing after it.
+        self._lock_seconds = settings.provider_timeout_seconds + 15.0
+
+    async def _off_loop(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    # -- sends ---------------------------------------------------------------------------
+
+    def _target(self, client: ClientKey, request: CreateRequest) -> tuple[SendTarget, Phone]:
+        s = self.settings
+        phone = parse_phone(request.phone, s.default_region)
+        if phone.region not in s.allowed_countries:
+            raise CountryNotAllowed(f"Sending to {phone.region or 'this country'} is not allowed.")
+        digits = phone.digits
+        if any(digits.startswith(p) for p in s.prefix_deny) or (
+            s.prefix_allow and not any(digits.startswith(p) for p in s.prefix_allow)
+        ):
+            raise PrefixDenied("Sending to this number is not allowed.")
+        ip, net = network_of(request.client_ip)
+        target = SendTarget(
+            client=client.name,
+            e164=phone.e164,
+            tag=phone_tag(s.secret, phone.e164),
+            slot=slot_of(client.name, request.purpose),
+            purpose=request.purpose,
+            locale=request.locale,
+            country=phone.region,
+            prefix=phone.prefix(s.limits.prefix_drop_digits),
+            ip=ip,
+            ip_net=net,
+            exempt=phone.e164 in client.test_numbers,
+        )
+        return target, phone
+
+    @staticmethod
+    def _fingerprint(target: SendTarget) -> str:
+        canonical = msgspec.json.encode(
+            [target.client, target.e164, target.purpose, target.locale, target.ip]
+        )
+        return hashlib.sha256(canonical).hexdigest()
+
+    async def create(
+        self, client: ClientKey, request: CreateRequest, idempotency_key: str | None = None
+    ) -> tuple[Verification, bool]:
+        """Send a code (new verification or resend). Returns it and whether it was replayed."""
+        target, phone = self._target(client, request)
+        idem = (idempotency_key, self._fingerprint(target)) if idempotency_key else None
+        deadline = time.monotonic() + self.settings.provider_timeout_seconds
+        while True:
+            shared = await self.store.reserve_shared(target, idem)
+            if shared.kind != "in_progress":
+                break
+            if time.monotonic() >= deadline:
+                raise IdempotencyInProgress("Retry once the first request has finished.")
+            await asyncio.sleep(0.05)
+        if shared.kind == "replay":
+            assert shared.body is not None
+            return msgspec.json.decode(shared.body, type=Verification), True
+        if shared.kind == "conflict":
+            raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
+        if shared.kind == "limited":
+            assert shared.policy is not None
+            if shared.blocked_now:
+                self.telemetry.prefix_blocked()
+                log.warning("alert.prefix_blocked", prefix=target.prefix, phone=phone.masked)
+            return self._refuse(shared.policy, shared.retry_after, phone)
+
+        token = secrets.token_hex(16)
+        try:
+            verdict = await self.store.reserve_phone(target, token, self._lock_seconds)
+        except BaseException:
+            await self._give_back(target, idem, shared.added_member, definite=True)
+            raise
+        if verdict.kind == "limited":
+            await self._give_back(target, idem, shared.added_member, definite=True)
+            assert verdict.policy is not None
+            return self._refuse(verdict.policy, verdict.retry_after, phone)
+
+        mode = verdict.kind
+        rid = verdict.rid if mode == "resend" else new_rid()
+        vid = VerificationRef(target.tag, target.slot, rid).id
+        try:
+            code_hash, sms_id = await self._deliver(client, target, phone, vid)
+            verification = await self.store.commit_send(
+                target, token, mode=mode, rid=rid, code_hash=code_hash, sms_id=sms_id
+            )
+            if verification is None:
+                raise StorageUnavailable("The send took too long to record; request a new code.")
+        except ProviderError as exc:
+            definite = not exc.may_have_sent
+            await self._release(target, token, idem, shared.added_member, definite=definite)
+            self.telemetry.send("failed", exc.result_code)
+            log.warning(
+                "verification.send_failed",
+                phone=phone.masked,
+                error=exc.code,
+                result_code=exc.result_code,
+                may_have_sent=exc.may_have_sent,
+            )
+            raise
+        except BaseException:
+            # Unknown whether the SMS left: keep the volume budgets counted (fail closed).
+            await asyncio.shield(
+                self._release(target, token, idem, shared.added_member, definite=False)
+            )
+            raise
+        if idem is not None:
+            await self.store.store_idempotent(target, idem, msgspec.json.encode(verification))
+        self.telemetry.send("test" if target.exempt else "sent", None)
+        log.info(
+            "verification.sent",
+            verification_id=verification.id,
+            phone=phone.masked,
+            purpose=target.purpose,
+            resend=mode == "resend",
+            sends=verification.sends,
+            test_number=target.exempt,
+        )
+        return verification, False
+
+    def _refuse(self, policy: str, retry_after: float, phone: Phone) -> tuple[Verification, bool]:
+        self.telemetry.refused(policy)
+        log.info("verification.refused", policy=policy, phone=phone.masked)
+        raise RateLimited(policy, retry_after)
+
+    async def _give_back(
+        self,
+        target: SendTarget,
+        idem: tuple[str, str] | None,
+        added_member: bool,
+        *,
+        definite: bool,
+    ) -> None:
+        await self.store.refund_shared(
+            target, idem, refund_budgets=definite, remove_member=definite and added_member
+        )
+
+    async def _release(
+        self,
+        target: SendTarget,
+        token: str,
+        idem: tuple[str, str] | None,
+        added_member: bool,
+        *,
+        definite: bool,
+    ) -> None:
+        try:
+            await self.store.release_phone(target, token, refund=definite)
+        finally:
+            await self._give_back(target, idem, added_member, definite=definite)
+
+    async def _deliver(
+        self, client: ClientKey, target: SendTarget, phone: Phone, vid: str
+    ) -> tuple[str, str]:
+        """Get a code to the phone; return its hash and the provider's message id."""
+        s = self.settings
+        lang = Lang(target.locale)
+        if target.exempt:
+            code = client.test_numbers[phone.e164]
+            sms_id = ""
+        elif s.code_source == "local":
+            code = generate_code(s.code_length)
+            text = compose(
+                s.templates[target.locale],
+                code,
+                minutes=math.ceil(s.code_ttl_seconds / 60),
+                webotp_domain=client.webotp_domain,
+                app_hash=client.app_hash,
+            )
+            started = time.perf_counter()
+            try:
+                sent = await self.gateway.send_sms(phone.digits, text, lang=lang)
+            finally:
+                self.telemetry.provider_call("send_sms", time.perf_counter() - started)
+            sms_id = sent.sms_id
+        else:
+            started = time.perf_counter()
+            try:
+                sent = await self.gateway.send_otp(phone.digits, digits=s.code_length, lang=lang)
+            finally:
+                self.telemetry.provider_call("send_otp", time.perf_counter() - started)
+            if sent.otp_code is None or not is_code_shape(sent.otp_code, s.code_length):
+                # The SMS went out with something we cannot check: refuse, nothing pending.
+                raise ProviderUnavailable(
+                    "The provider returned a code of the wrong shape.", may_have_sent=True
+                )
+            code = sent.otp_code
+            sms_id = sent.sms_id
+        code_hash = await self._off_loop(lambda: self.hasher.hash(vid, target.purpose, code))
+        return code_hash, sms_id
+
+    # -- checks --------------------------------------------------------------------------
+
+    async def check(
+        self, client: ClientKey, verification_id: str, code: str, client_ip: str | None = None
+    ) -> CheckResult:
+        return await self._check(client, VerificationRef.parse(verification_id), code, client_ip)
+
+    async def check_by_phone(
+        self,
+        client: ClientKey,
+        phone_input: str,
+        purpose: str,
+        code: str,
+        client_ip: str | None = None,
+    ) -> CheckResult:
+        phone = parse_phone(phone_input, self.settings.default_region)
+        ref = VerificationRef(
+            phone_tag(self.settings.secret, phone.e164), slot_of(client.name, purpose), ""
+        )
+        return await self._check(client, ref, code, client_ip)
+
+    async def _check(
+        self, client: ClientKey, ref: VerificationRef, code: str, client_ip: str | None
+    ) -> CheckResult:
+        if not is_code_shape(code, self.settings.code_length):
+            raise InvalidCode(f"The code must be {self.settings.code_length} digits.")
+        _, net = network_of(client_ip)
+        net_key = net or NO_NETWORK
+        try:
+            attempt = await self.store.reserve_attempt(
+                ref, client.name, net_key, secrets.token_hex(8)
+            )
+        except RateLimited as exc:
+            self.telemetry.refused(exc.policy)
+            self.telemetry.check("refused")
+            raise
+        except VerificationNotFound:
+            self.telemetry.check("not_found")
+            raise
+        full = VerificationRef(ref.tag, ref.slot, attempt.rid)
+        right = await self._off_loop(
+            lambda: self.hasher.matches(attempt.code_hash, full.id, attempt.purpose, code)
+        )
+        if right:
+            try:
+                left = await self.store.approve(ref, net_key, attempt)
+            except VerificationNotFound:
+                self.telemetry.check("not_found")
+                raise
+            self.telemetry.check("approved")
+            log.info("verification.approved", verification_id=full.id)
+            return CheckResult(full.id, Status.APPROVED, True, left)
+        status = Status.PENDING
+        if attempt.attempts_left <= 0:
+            status = await self.store.reject(ref, attempt)
+        self.telemetry.check("wrong_code")
+        log.info(
+            "verification.wrong_code",
+            verification_id=full.id,
+            attempts_remaining=attempt.attempts_left,
+        )
+        return CheckResult(full.id, status, False, attempt.attempts_left)
+
+    # -- reads and ends ------------------------------------------------------------------
+
+    async def get(self, client: ClientKey, verification_id: str) -> Verification:
+        ref = VerificationRef.parse(verification_id)
+        found = await self.store.load(ref)
+        if found is None or found.client != client.name:
+            raise VerificationNotFound(NotFoundReason.UNKNOWN)
+        return found.usable(time.time())
+
+    async def cancel(self, client: ClientKey, verification_id: str) -> None:
+        ref = VerificationRef.parse(verification_id)
+        await self.store.set_status(ref, client.name, Status.CANCELED)
+        log.info("verification.canceled", verification_id=verification_id)
+
+    async def approve_out_of_band(self, client: ClientKey, verification_id: str) -> None:
+        ref = VerificationRef.parse(verification_id)
+        await self.store.set_status(ref, client.name, Status.APPROVED)
+        log.info("verification.approved_out_of_band", verification_id=verification_id)
+
+    async def delivery(self, client: ClientKey, verification_id: str) -> Delivery:
+        verification = await self.get(client, verification_id)
+        if verification.test or not verification.sms_id:
+            return Delivery(state=DeliveryState.TEST)
+        return await self.gateway.delivery(verification.sms_id)
+
+    async def balance(self) -> Balance:
+        return await self.gateway.balance()

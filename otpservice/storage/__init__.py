@@ -1,0 +1,1 @@
+"""Redis storage: the key schema, the Lua scripts, and the store that runs them."""

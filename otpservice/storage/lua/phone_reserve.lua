@@ -1,0 +1,47 @@
+-- Send, step 2 (phone tag): per-phone budgets, resend rules, and a send lock for the slot.
+-- KEYS[1] verification hash (the client+purpose slot)   KEYS[2] send lock   KEYS[3] send log (zset)
+-- ARGV[1] client   ARGV[2] exempt from budgets "1"/"0"   ARGV[3] lock token   ARGV[4] lock ms
+-- ARGV[5] limit 10 min  ARGV[6] window ms  ARGV[7] limit 24 h  ARGV[8] window ms  ARGV[9] max sends
+-- Returns {"new"} | {"resend", rid, sends} | {"limited", policy, retry_ms}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local busy = redis.call('PTTL', KEYS[2])
+if busy > 0 then return {'limited', 'send_in_progress', tostring(busy)} end
+
+local v = redis.call('HMGET', KEYS[1], 'st', 'c', 'rid', 'n', 'rs', 'ex')
+local resend = v[1] == 'pending' and v[2] == ARGV[1] and tonumber(v[6]) > now
+if resend then
+  if tonumber(v[4]) >= tonumber(ARGV[9]) then
+    return {'limited', 'max_sends', tostring(tonumber(v[6]) - now)}
+  end
+  if tonumber(v[5]) > now then
+    return {'limited', 'resend_cooldown', tostring(tonumber(v[5]) - now)}
+  end
+end
+
+if ARGV[2] ~= '1' then
+  local day, tenmin = tonumber(ARGV[8]), tonumber(ARGV[6])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - day)
+  local l24 = tonumber(ARGV[7])
+  if l24 > 0 and redis.call('ZCARD', KEYS[3]) >= l24 then
+    local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    return {'limited', 'phone_24h', tostring(tonumber(oldest[2]) + day - now)}
+  end
+  local l10 = tonumber(ARGV[5])
+  if l10 > 0 then
+    local recent = redis.call('ZRANGEBYSCORE', KEYS[3], now - tenmin, '+inf', 'WITHSCORES')
+    local count = #recent / 2
+    if count >= l10 then
+      -- The window frees up when the oldest send that keeps it full ages out.
+      local first = tonumber(recent[2 * (count - l10) + 2])
+      return {'limited', 'phone_10m', tostring(first + tenmin - now)}
+    end
+  end
+  redis.call('ZADD', KEYS[3], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], day)
+end
+
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+if resend then return {'resend', v[3], v[4]} end
+return {'new'}

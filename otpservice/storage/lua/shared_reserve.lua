@@ -1,0 +1,69 @@
+-- Send, step 1 (shared tag): idempotency claim and the shared send budgets.
+-- Checks everything first and increments only when all pass: a refused request changes nothing.
+-- KEYS[1] idempotency hash   KEYS[2] prefix block flag   KEYS[3] prefix numbers (zset)
+-- KEYS[4..] fixed-window counters, in the order of their (limit, period_ms, policy) triples
+-- ARGV[1] idempotency on "1"/"0"   ARGV[2] request fingerprint   ARGV[3] claim ttl ms
+-- ARGV[4] phone member for the prefix set   ARGV[5] burst numbers (0 = off)
+-- ARGV[6] burst window ms   ARGV[7] block ms   ARGV[8] limits on "1"/"0"   ARGV[9..] triples
+-- Returns {"ok", added_member "1"/"0"} | {"replay", body} | {"in_progress", ttl_ms}
+--       | {"conflict"} | {"limited", policy, retry_ms[, "blocked_now"]}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+if ARGV[1] == '1' then
+  local state = redis.call('HMGET', KEYS[1], 'st', 'fp', 'body')
+  if state[1] then
+    if state[2] ~= ARGV[2] then return {'conflict'} end
+    if state[1] == 'done' then return {'replay', state[3]} end
+    return {'in_progress', tostring(redis.call('PTTL', KEYS[1]))}
+  end
+end
+
+local added = '0'
+if ARGV[8] == '1' then
+  local blocked = redis.call('PTTL', KEYS[2])
+  if blocked > 0 then return {'limited', 'prefix_blocked', tostring(blocked)} end
+
+  local n = #KEYS - 3
+  for i = 1, n do
+    local limit = tonumber(ARGV[6 + 3 * i])
+    if limit > 0 then
+      local count = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
+      if count >= limit then
+        local ttl = redis.call('PTTL', KEYS[3 + i])
+        if ttl < 0 then ttl = tonumber(ARGV[7 + 3 * i]) end
+        return {'limited', ARGV[8 + 3 * i], tostring(ttl)}
+      end
+    end
+  end
+
+  local burst = tonumber(ARGV[5])
+  if burst > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[6]))
+    if not redis.call('ZSCORE', KEYS[3], ARGV[4]) then
+      if redis.call('ZCARD', KEYS[3]) + 1 >= burst then
+        -- The shape of SMS pumping: block the whole prefix and refuse this send.
+        redis.call('SET', KEYS[2], '1', 'PX', ARGV[7])
+        redis.call('DEL', KEYS[3])
+        return {'limited', 'prefix_blocked', ARGV[7], 'blocked_now'}
+      end
+      added = '1'
+    end
+    redis.call('ZADD', KEYS[3], now, ARGV[4])
+    redis.call('PEXPIRE', KEYS[3], ARGV[6])
+  end
+
+  for i = 1, n do
+    if tonumber(ARGV[6 + 3 * i]) > 0 then
+      if redis.call('INCR', KEYS[3 + i]) == 1 or redis.call('PTTL', KEYS[3 + i]) < 0 then
+        redis.call('PEXPIRE', KEYS[3 + i], ARGV[7 + 3 * i])
+      end
+    end
+  end
+end
+
+if ARGV[1] == '1' then
+  redis.call('HSET', KEYS[1], 'st', 'inflight', 'fp', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return {'ok', added}

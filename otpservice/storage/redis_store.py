@@ -1,0 +1,387 @@
+"""The VerificationStore port on Redis: every read-modify-write is one Lua script."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from otpservice.domain.models import Status, Verification, VerificationRef
+from otpservice.domain.ports import Attempt, PhoneVerdict, SendTarget, SharedVerdict
+from otpservice.errors import (
+    NotFoundReason,
+    RateLimited,
+    StorageUnavailable,
+    VerificationNotFound,
+)
+from otpservice.storage import keys
+from otpservice.throttling.policies import CheckBackoff, Limits
+
+AnyRedis = Redis | RedisCluster
+
+SCRIPTS = (
+    "shared_reserve",
+    "shared_refund",
+    "idempotency_store",
+    "phone_reserve",
+    "phone_release",
+    "phone_commit",
+    "check_reserve",
+    "check_approve",
+    "check_reject",
+    "set_status",
+)
+
+
+def load_script_source(name: str) -> str:
+    return (resources.files("otpservice.storage") / "lua" / f"{name}.lua").read_text("utf-8")
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _seconds(ms: Any) -> float:
+    return max(float(_s(ms)), 0.0) / 1000.0
+
+
+def _verification(fields: Sequence[Any], ref: VerificationRef) -> Verification:
+    raw = {_s(fields[i]): _s(fields[i + 1]) for i in range(0, len(fields), 2)}
+    return Verification(
+        id=VerificationRef(ref.tag, ref.slot, raw["rid"]).id,
+        client=raw["c"],
+        phone=raw["ph"],
+        purpose=raw["pu"],
+        locale=raw["lo"],
+        status=Status(raw["st"]),
+        created_at=int(raw["cr"]) / 1000,
+        expires_at=int(raw["ex"]) / 1000,
+        resend_available_at=int(raw["rs"]) / 1000,
+        sends=int(raw["n"]),
+        max_sends=int(raw["ms"]),
+        attempts_remaining=int(raw["a"]),
+        sms_id=raw.get("sid", ""),
+        test=raw.get("t") == "1",
+    )
+
+
+class RedisStore:
+    """Runs the scripts. Redis errors become StorageUnavailable (the API answers 503)."""
+
+    def __init__(
+        self,
+        redis: AnyRedis,
+        limits: Limits,
+        *,
+        code_ttl_seconds: int,
+        max_checks: int,
+        max_sends: int,
+        resend_cooldown_seconds: int,
+        idempotency_ttl_seconds: int,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 500,
+    ) -> None:
+        self.redis = redis
+        self.limits = limits
+        self._ttl_ms = code_ttl_seconds * 1000
+        self._max_checks = max_checks
+        self._max_sends = max_sends
+        self._cooldown_ms = resend_cooldown_seconds * 1000
+        self._idem_ttl_ms = idempotency_ttl_seconds * 1000
+        self._wait_replicas = wait_replicas
+        self._wait_timeout_ms = wait_timeout_ms
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(load_script_source(name)) for name in SCRIPTS
+        }
+
+    async def _run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return await self._scripts[name](keys=list(keys_), args=list(args))
+        except RedisError as exc:
+            raise StorageUnavailable("Storage is unavailable; nothing was changed.") from exc
+
+    async def _durable(self, key: str) -> None:
+        """With replicas configured, wait until one acknowledged the last write (fail closed)."""
+        if self._wait_replicas <= 0:
+            return
+        try:
+            if isinstance(self.redis, RedisCluster):
+                node = self.redis.get_node_from_key(key)
+                acked = await self.redis.execute_command(
+                    "WAIT", self._wait_replicas, self._wait_timeout_ms, target_nodes=node
+                )
+            else:
+                acked = await self.redis.execute_command(  # type: ignore[no-untyped-call]
+                    "WAIT", self._wait_replicas, self._wait_timeout_ms
+                )
+        except RedisError as exc:
+            raise StorageUnavailable("Storage is unavailable.") from exc
+        if int(acked) < self._wait_replicas:
+            raise StorageUnavailable("A replica did not acknowledge the write in time.")
+
+    async def ping(self) -> bool:
+        try:
+            if not await self.redis.ping():
+                return False
+            shas = [script.sha for script in self._scripts.values()]
+            exists = await self.redis.script_exists(*shas)
+            if isinstance(exists, dict):  # cluster: per node
+                return all(all(v) for v in exists.values())
+            return all(exists)
+        except RedisError:
+            return False
+
+    async def load_scripts(self) -> None:
+        try:
+            for name in SCRIPTS:
+                await self.redis.script_load(load_script_source(name))
+        except RedisError as exc:
+            raise StorageUnavailable("Storage is unavailable.") from exc
+
+    # -- sends -------------------------------------------------------------------------
+
+    def _shared_budgets(self, t: SendTarget) -> list[tuple[str, int, int, str]]:
+        lim = self.limits
+        rows: list[tuple[str, int, int, str]] = [
+            (keys.budget("client_minute", t.client), *_q(lim.client_minute), "client_minute"),
+            (keys.budget("country_hour", t.country), *_q(lim.country_hour), "country_hour"),
+            (keys.budget("country_day", t.country), *_q(lim.country_day), "country_day"),
+            (keys.budget("prefix_hour", t.prefix), *_q(lim.prefix_hour), "prefix_hour"),
+            (keys.budget("prefix_day", t.prefix), *_q(lim.prefix_day), "prefix_day"),
+            (keys.budget("global_minute", "all"), *_q(lim.global_minute), "global_minute"),
+            (keys.budget("global_day", "all"), *_q(lim.global_day), "global_day"),
+        ]
+        if t.ip is not None and t.ip_net is not None:
+            rows.insert(0, (keys.budget("ip_hour", t.ip), *_q(lim.ip_hour), "ip_hour"))
+            rows.insert(
+                1, (keys.budget("ip_net_hour", t.ip_net), *_q(lim.ip_net_hour), "ip_net_hour")
+            )
+        return rows
+
+    def _shared_keys(self, t: SendTarget, idem: tuple[str, str] | None) -> list[str]:
+        idem_key = keys.idempotency(t.client, idem[0]) if idem else keys.NO_IDEMPOTENCY
+        budgets = [row[0] for row in self._shared_budgets(t)]
+        return [idem_key, keys.prefix_block(t.prefix), keys.prefix_numbers(t.prefix), *budgets]
+
+    async def reserve_shared(
+        self, target: SendTarget, idempotency: tuple[str, str] | None
+    ) -> SharedVerdict:
+        burst = self.limits.prefix_burst
+        args: list[Any] = [
+            "1" if idempotency else "0",
+            idempotency[1] if idempotency else "",
+            # The claim outlives the longest send; a crashed instance's claim expires on its own.
+            60_000,
+            target.tag,
+            burst.numbers,
+            burst.window * 1000,
+            burst.block * 1000,
+            "0" if target.exempt else "1",
+        ]
+        for _, limit, period, policy in self._shared_budgets(target):
+            args += [limit, period * 1000, policy]
+        reply = await self._run("shared_reserve", self._shared_keys(target, idempotency), args)
+        kind = _s(reply[0])
+        if kind == "ok":
+            return SharedVerdict("ok", added_member=_s(reply[1]) == "1")
+        if kind == "replay":
+            body = reply[1]
+            return SharedVerdict(
+                "replay", body=body if isinstance(body, bytes) else str(body).encode()
+            )
+        if kind == "in_progress":
+            return SharedVerdict("in_progress", retry_after=_seconds(reply[1]))
+        if kind == "conflict":
+            return SharedVerdict("conflict")
+        return SharedVerdict(
+            "limited",
+            policy=_s(reply[1]),
+            retry_after=_seconds(reply[2]),
+            blocked_now=len(reply) > 3,
+        )
+
+    async def refund_shared(
+        self,
+        target: SendTarget,
+        idempotency: tuple[str, str] | None,
+        *,
+        refund_budgets: bool,
+        remove_member: bool,
+    ) -> None:
+        await self._run(
+            "shared_refund",
+            self._shared_keys(target, idempotency),
+            [
+                "1" if idempotency else "0",
+                "1" if refund_budgets and not target.exempt else "0",
+                target.tag if remove_member else "",
+            ],
+        )
+
+    async def store_idempotent(
+        self, target: SendTarget, idempotency: tuple[str, str], body: bytes
+    ) -> None:
+        await self._run(
+            "idempotency_store",
+            [keys.idempotency(target.client, idempotency[0])],
+            [idempotency[1], body, self._idem_ttl_ms],
+        )
+
+    def _ref(self, t: SendTarget, rid: str = "") -> VerificationRef:
+        return VerificationRef(t.tag, t.slot, rid)
+
+    async def reserve_phone(
+        self, target: SendTarget, token: str, lock_seconds: float
+    ) -> PhoneVerdict:
+        ref = self._ref(target)
+        lim = self.limits
+        reply = await self._run(
+            "phone_reserve",
+            [keys.verification(ref), keys.send_lock(ref), keys.send_log(target.tag)],
+            [
+                target.client,
+                "1" if target.exempt else "0",
+                token,
+                int(lock_seconds * 1000),
+                lim.phone_10m.limit,
+                lim.phone_10m.period * 1000,
+                lim.phone_24h.limit,
+                lim.phone_24h.period * 1000,
+                self._max_sends,
+            ],
+        )
+        kind = _s(reply[0])
+        if kind == "new":
+            return PhoneVerdict("new")
+        if kind == "resend":
+            return PhoneVerdict("resend", rid=_s(reply[1]), sends=int(_s(reply[2])))
+        return PhoneVerdict("limited", policy=_s(reply[1]), retry_after=_seconds(reply[2]))
+
+    async def release_phone(self, target: SendTarget, token: str, *, refund: bool) -> None:
+        ref = self._ref(target)
+        await self._run(
+            "phone_release",
+            [keys.send_lock(ref), keys.send_log(target.tag)],
+            [token, "1" if refund else "0"],
+        )
+
+    async def commit_send(
+        self, target: SendTarget, token: str, *, mode: str, rid: str, code_hash: str, sms_id: str
+    ) -> Verification | None:
+        ref = self._ref(target, rid)
+        reply = await self._run(
+            "phone_commit",
+            [keys.verification(ref), keys.send_lock(ref)],
+            [
+                token,
+                mode,
+                rid,
+                code_hash,
+                self._ttl_ms,
+                self._cooldown_ms,
+                self._max_checks,
+                sms_id,
+                target.client,
+                target.e164,
+                target.purpose,
+                target.locale,
+                self._max_sends,
+                "1" if target.exempt else "0",
+            ],
+        )
+        if len(reply) == 1:
+            return None
+        return _verification(reply, ref)
+
+    # -- reads and checks --------------------------------------------------------------
+
+    async def load(self, ref: VerificationRef) -> Verification | None:
+        try:
+            fields = await self.redis.hgetall(keys.verification(ref))
+        except RedisError as exc:
+            raise StorageUnavailable("Storage is unavailable.") from exc
+        if not fields:
+            return None
+        flat: list[Any] = []
+        for k, v in fields.items():
+            flat += [k, v]
+        found = _verification(flat, ref)
+        if ref.rid and VerificationRef.parse(found.id).rid != ref.rid:
+            return None
+        return found
+
+    async def reserve_attempt(
+        self, ref: VerificationRef, client: str, net: str, token: str
+    ) -> Attempt:
+        back: CheckBackoff = self.limits.check_backoff
+        reply = await self._run(
+            "check_reserve",
+            [keys.verification(ref), keys.failure_streak(ref.tag, net), keys.failures_day(ref.tag)],
+            [
+                client,
+                ref.rid,
+                token,
+                back.free_failures,
+                int(back.base_seconds * 1000),
+                int(back.cap_seconds * 1000),
+                back.daily_failures,
+            ],
+        )
+        kind = _s(reply[0])
+        if kind == "ok":
+            await self._durable(keys.verification(ref))
+            return Attempt(
+                rid=_s(reply[1]),
+                code_hash=_s(reply[2]),
+                attempts_left=int(_s(reply[3])),
+                purpose=_s(reply[4]),
+                token=token,
+            )
+        if kind == "limited":
+            raise RateLimited(_s(reply[1]), _seconds(reply[2]))
+        raise VerificationNotFound(_reason(_s(reply[1])))
+
+    async def approve(self, ref: VerificationRef, net: str, attempt: Attempt) -> int:
+        full = VerificationRef(ref.tag, ref.slot, attempt.rid)
+        reply = await self._run(
+            "check_approve",
+            [
+                keys.verification(full),
+                keys.failure_streak(ref.tag, net),
+                keys.failures_day(ref.tag),
+            ],
+            [attempt.rid, attempt.code_hash, attempt.token],
+        )
+        if _s(reply[0]) != "approved":
+            raise VerificationNotFound(_reason(_s(reply[1])))
+        await self._durable(keys.verification(full))
+        return int(_s(reply[1]))
+
+    async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
+        full = VerificationRef(ref.tag, ref.slot, attempt.rid)
+        reply = await self._run("check_reject", [keys.verification(full)], [attempt.rid])
+        status = _s(reply)
+        return Status(status) if status in Status._value2member_map_ else Status.PENDING
+
+    async def set_status(self, ref: VerificationRef, client: str, status: Status) -> None:
+        reply = await self._run(
+            "set_status", [keys.verification(ref)], [client, ref.rid, status.value]
+        )
+        if _s(reply[0]) != "ok":
+            raise VerificationNotFound(_reason(_s(reply[1])))
+
+
+def _q(quota: Any) -> tuple[int, int]:
+    return int(quota.limit), int(quota.period)
+
+
+def _reason(value: str) -> NotFoundReason:
+    try:
+        return NotFoundReason(value)
+    except ValueError:
+        return NotFoundReason.UNKNOWN
