@@ -1,0 +1,255 @@
+"""Command line: serve, dev, simulator, check, balance."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from otpservice.config import ConfigError, Settings, load_settings
+
+
+def _fail(message: str) -> int:
+    print(f"otpservice: {message}", file=sys.stderr)
+    return 2
+
+
+def _load(development: bool = False, env: dict[str, str] | None = None) -> Settings:
+    return load_settings(env, development=development)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        _load()  # refuse to start on bad configuration, with one clear line
+    except ConfigError as exc:
+        return _fail(str(exc))
+    import uvicorn
+
+    uvicorn.run(
+        "otpservice.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+        ok = bool(client.ping())
+        client.close()
+        return ok
+    except redis.RedisError:
+        return False
+
+
+def _ensure_local_redis(url: str, data_dir: Path) -> None:
+    """Development: use the Redis at ``url``, or start a local redis-server for it."""
+    if _redis_answers(url):
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ConfigError(
+            "no Redis answers and redis-server is not installed "
+            "(Debian: apt-get install redis-server)"
+        )
+    from urllib.parse import urlparse
+
+    port = urlparse(url).port or 6379
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(  # noqa: S603 - a fixed local binary with fixed arguments
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
+        + ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    atexit.register(proc.terminate)
+    deadline = time.monotonic() + 10
+    while not _redis_answers(url):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise ConfigError(f"redis-server did not start on port {port}")
+        time.sleep(0.05)
+
+
+def mount_under(path: str, asgi_app: Any) -> Any:
+    """An ASGI app (the simulator) as a Litestar mount; Litestar strips ``path`` from the scope."""
+    from litestar.handlers import asgi
+
+    @asgi(path, is_mount=True, copy_scope=True, include_in_schema=False)
+    async def mounted(scope: Any, receive: Any, send: Any) -> None:
+        await asgi_app(scope, receive, send)
+
+    return mounted
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Everything on one port: the service, and the provider simulator under /simulator."""
+    import uvicorn
+
+    from otpservice.app import create_app
+    from otpservice.simulator import SimulatorState, create_simulator
+
+    base = f"http://127.0.0.1:{args.port}"
+    client_key = os.environ.get("OTP_DEV_API_KEY") or "dev_" + secrets.token_urlsafe(24)
+    provider_key = "sim_" + secrets.token_urlsafe(18)
+    env = dict(os.environ)
+    env.setdefault("OTP_SECRET", secrets.token_urlsafe(48))
+    env.setdefault("OTP_API_KEYS", f"dev={client_key}")
+    env.setdefault("OTP_ADMIN_API_KEYS", f"dev_admin={client_key}_admin")
+    env["OTP_PROVIDER_API_KEY"] = provider_key
+    env["OTP_PROVIDER_BASE_URL"] = f"{base}/simulator/api/v3"
+    env.setdefault("OTP_PROVIDER_SENDER_ID", "OTPSVC")
+    env.setdefault("OTP_LOG_FORMAT", "console")
+    try:
+        settings = _load(development=True, env=env)
+        _ensure_local_redis(settings.redis_url, Path(".otpservice/redis"))
+    except ConfigError as exc:
+        return _fail(str(exc))
+    simulator = create_simulator(
+        SimulatorState.with_account(provider_key, sender_id=settings.provider_sender_id)
+    )
+    app = create_app(settings, extra_handlers=[mount_under("/simulator", simulator)])
+    # Printed once to the terminal, never to the log.
+    print(
+        "\n".join(
+            [
+                "otpservice (development) is starting:",
+                f"  service:   {base}",
+                f"  API key:   {client_key}   (admin: {client_key}_admin)",
+                f"  inbox:     {base}/simulator/inbox",
+                f"  API docs:  {base}/schema/swagger",
+                "  try:      curl -s -X POST "
+                f"{base}/v1/verifications -H 'Authorization: Bearer {client_key}' "
+                "-H 'Content-Type: application/json' -d '{\"phone\": \"+905321234567\"}'",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from otpservice.simulator.server import serve
+
+    keys = args.api_key or [os.environ.get("OTP_PROVIDER_API_KEY") or "simulator-key"]
+    print(
+        f"Turkey SMS simulator: API http://{args.host}:{args.port}/api/v3, "
+        f"inbox http://{args.host}:{args.port}/inbox",
+        flush=True,
+    )
+    serve(args.host, args.port, api_keys=keys, sender_id=args.sender_id)
+    return 0
+
+
+async def _check(settings: Settings) -> list[str]:
+    from otpservice.app import make_gateway
+    from otpservice.storage.connect import connect_redis
+
+    problems: list[str] = []
+    redis = connect_redis(settings)
+    try:
+        await redis.ping()
+    except Exception as exc:  # noqa: BLE001 - report any failure as one line
+        problems.append(f"redis: cannot reach it ({type(exc).__name__})")
+    finally:
+        await redis.aclose()
+    gateway: Any = make_gateway(settings)
+    try:
+        balance = await gateway.balance()
+        if balance.local_sms <= settings.low_balance_sms:
+            problems.append(f"provider: low balance ({balance.local_sms} SMS left)")
+    except Exception as exc:  # noqa: BLE001 - report any failure as one line
+        problems.append(f"provider: {getattr(exc, 'code', type(exc).__name__)}: {exc}")
+    finally:
+        await gateway.aclose()
+    return problems
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        settings = _load()
+    except ConfigError as exc:
+        print(f"config: {exc}")
+        return 1
+    problems = asyncio.run(_check(settings))
+    for line in problems:
+        print(line)
+    if not problems:
+        print("ok: configuration valid, Redis reachable, provider answers")
+    return 1 if problems else 0
+
+
+def cmd_balance(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(
+            {**os.environ, "OTP_API_KEYS": os.environ.get("OTP_API_KEYS") or "cli=cli-unused-key-0"}
+        )
+    except ConfigError as exc:
+        return _fail(str(exc))
+    from otpservice.app import make_gateway
+
+    async def run() -> int:
+        gateway: Any = make_gateway(settings)
+        try:
+            b = await gateway.balance()
+        except Exception as exc:  # noqa: BLE001 - one line, no traceback
+            print(f"provider: {getattr(exc, 'code', type(exc).__name__)}: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await gateway.aclose()
+        print(f"local: {b.local_sms} SMS\ninternational: {b.international_tl:.2f} TL")
+        return 0
+
+    return asyncio.run(run())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otpservice", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service (production)")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+    dev = sub.add_parser("dev", help="run locally with Redis and the provider simulator")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.set_defaults(func=cmd_dev)
+    sim = sub.add_parser("simulator", help="run the Turkey SMS simulator on its own")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8025)
+    sim.add_argument("--api-key", action="append", help="accepted provider API key (repeatable)")
+    sim.add_argument("--sender-id", default="OTPSVC")
+    sim.set_defaults(func=cmd_simulator)
+    check = sub.add_parser("check", help="validate configuration, Redis and the provider")
+    check.set_defaults(func=cmd_check)
+    balance = sub.add_parser("balance", help="print the provider balance")
+    balance.set_defaults(func=cmd_balance)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
