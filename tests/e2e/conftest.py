@@ -140,18 +140,15 @@ ServiceFactory = Callable[..., AbstractContextManager[Api]]
 
 
 @pytest.fixture
-def make_service(redis_url: str, sim: Sim) -> Iterator[ServiceFactory]:
+def make_service(redis_url: str, sim: Sim) -> ServiceFactory:
     """Start a service with env overrides: ``with make_service(OTP_MAX_CHECKS="2") as api:``"""
-    started: list[ServiceServer] = []
 
     @contextmanager
     def factory(**overrides: str) -> Iterator[Api]:
-        server = ServiceServer(service_env(redis_url, sim, **overrides))
-        with server:
-            started.append(server)
+        with ServiceServer(service_env(redis_url, sim, **overrides)) as server:
             yield Api(server.url)
 
-    yield factory
+    return factory
 
 
 @pytest.fixture
