@@ -1,0 +1,1 @@
+"""SMS provider adapters implementing ``otpservice.domain.ports.SmsGateway``."""
