@@ -1,0 +1,1 @@
+"""Test helpers shared across suites (the simulator server, ...)."""
