@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 from litestar import Litestar, Request, Response, delete, get, patch, post, route
+from litestar.params import FromPath, JSONBody
 from litestar.types import Message, Receive, Scope, Send
 
 from .state import (
@@ -468,7 +469,10 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
             except Refused as exc:
                 exc.failure_result = "false"
                 raise
-            code = "".join(secrets.choice("0123456789") for _ in range(digits))
+            if state.next_otp_codes:
+                code = state.next_otp_codes.pop(0)
+            else:
+                code = "".join(secrets.choice("0123456789") for _ in range(digits))
             text = OTP_TEXTS[lang].format(code=code)
             try:
                 message, last_minute = provider.deliver(
@@ -584,7 +588,7 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
         return faults_view()
 
     @post("/_admin/faults", status_code=200)
-    async def faults_set(data: dict[str, Any]) -> Response[Any]:
+    async def faults_set(data: JSONBody[dict[str, Any]]) -> Response[Any]:
         mode = data.get("mode", "none")
         latency = data.get("latency_ms", 0) or 0
         times = data.get("times")
@@ -608,7 +612,7 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
         state.faults = Faults()
 
     @post("/_admin/accounts", status_code=201)
-    async def account_put(data: dict[str, Any]) -> Response[Any]:
+    async def account_put(data: JSONBody[dict[str, Any]]) -> Response[Any]:
         fields = dict(data)
         api_key = fields.pop("api_key", None)
         sender_id = fields.pop("sender_id", "")
@@ -621,7 +625,7 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
         return Response(state.accounts[api_key].public(), status_code=201)
 
     @patch("/_admin/accounts/{api_key:str}")
-    async def account_patch(api_key: str, data: dict[str, Any]) -> Response[Any]:
+    async def account_patch(api_key: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response[Any]:
         account = state.accounts.get(api_key)
         if account is None:
             return Response({"error": "unknown account"}, status_code=404)
@@ -633,14 +637,14 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
         return Response(account.public())
 
     @get("/_admin/accounts/{api_key:str}")
-    async def account_get(api_key: str) -> Response[Any]:
+    async def account_get(api_key: FromPath[str]) -> Response[Any]:
         account = state.accounts.get(api_key)
         if account is None:
             return Response({"error": "unknown account"}, status_code=404)
         return Response(account.public())
 
     @post("/_admin/delivery", status_code=200)
-    async def delivery_set(data: dict[str, Any]) -> Response[Any]:
+    async def delivery_set(data: JSONBody[dict[str, Any]]) -> Response[Any]:
         mobile, outcome = data.get("mobile"), data.get("outcome")
         if not isinstance(mobile, str) or outcome not in OUTCOMES:
             return Response(

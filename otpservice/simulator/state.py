@@ -163,6 +163,7 @@ class SimulatorState:
     next_sms_id: int = 1000007721
     international_price_tl: float = 0.5  # per part
     provider_requests: int = 0  # requests that reached /api/v3 (faults included)
+    next_otp_codes: list[str] = field(default_factory=list)  # test hook: codes to hand out next
     _initial: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     with_account = _HybridWithAccount()

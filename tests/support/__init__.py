@@ -1,1 +1,1 @@
-"""Test helpers shared across suites (the simulator server, ...)."""
+"""Helpers that run real servers for the tests: redis-server, the simulator, the service."""
