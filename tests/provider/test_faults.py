@@ -39,13 +39,17 @@ async def test_send_faults_are_protocol_errors_that_may_have_sent(
 ) -> None:
     await set_fault(sim, mode)
     before = sim.state.provider_requests
+    send = (
+        client.send_otp(MOBILE, digits=6, lang=Lang.EN)
+        if operation == "otp"
+        else client.send_sms(MOBILE, "hello", lang=Lang.EN)
+    )
     with pytest.raises(ProviderProtocolError) as caught:
-        if operation == "otp":
-            await client.send_otp(MOBILE, digits=6, lang=Lang.EN)
-        else:
-            await client.send_sms(MOBILE, "hello", lang=Lang.EN)
+        await send
     error = caught.value
-    assert error.may_have_sent is True and error.fault is Fault.PROVIDER and error.retryable
+    assert error.may_have_sent is True
+    assert error.fault is Fault.PROVIDER
+    assert error.retryable
     assert isinstance(error, ProviderUnavailable)
     assert sim.state.provider_requests == before + 1  # a send is never repeated
     if mode.startswith("http_"):
@@ -59,7 +63,8 @@ async def test_fault_times_counts_down(sim: Sim, client: TurkeySmsClient) -> Non
     with pytest.raises(ProviderProtocolError):
         await client.send_sms(MOBILE, "first", lang=Lang.EN)
     sent = await client.send_sms(MOBILE, "second", lang=Lang.EN)
-    assert sent.sms_id and sim.state.faults.mode == "none"
+    assert sent.sms_id
+    assert sim.state.faults.mode == "none"
 
 
 async def test_hang_times_out_within_the_total_budget(sim: Sim) -> None:
@@ -113,7 +118,8 @@ async def test_status_gives_up_after_retries(sim: Sim) -> None:
     async with sim.client(retries=1) as client:
         with pytest.raises(ProviderProtocolError) as caught:
             await client.balance()
-    assert caught.value.may_have_sent is False and caught.value.status == 502
+    assert caught.value.may_have_sent is False
+    assert caught.value.status == 502
     assert sim.state.provider_requests == before + 2
 
 
@@ -180,7 +186,9 @@ async def test_send_succeeds_after_a_connect_error() -> None:
         api_key=API_KEY, base_url="http://sim/api/v3", sender_id=SENDER, transport=counting
     ) as client:
         sent = await client.send_otp(MOBILE, digits=6, lang=Lang.EN)
-    assert sent.otp_code and counting.calls == 2 and len(state.inbox) == 1
+    assert sent.otp_code
+    assert counting.calls == 2
+    assert len(state.inbox) == 1
 
 
 @pytest.mark.parametrize(
@@ -195,7 +203,8 @@ async def test_send_is_not_retried_after_the_request_may_have_left(error: Except
     ) as client:
         with pytest.raises(ProviderProtocolError) as caught:
             await client.send_sms(MOBILE, "hello", lang=Lang.EN)
-    assert counting.calls == 1 and caught.value.may_have_sent is True
+    assert counting.calls == 1
+    assert caught.value.may_have_sent is True
 
 
 async def test_balance_is_retried_after_a_read_timeout() -> None:

@@ -144,7 +144,8 @@ def test_httpx_log_filter_redacts_query_secrets(caplog: pytest.LogCaptureFixture
     )
     logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "GET", url, "HTTP/1.1 200 OK")
     [record] = [r for r in caplog.records if r.name == "httpx"]
-    assert API_KEY not in record.getMessage() and "1234" not in record.getMessage()
+    assert API_KEY not in record.getMessage()
+    assert "1234" not in record.getMessage()
     assert "api_key=***" in record.getMessage()
 
 
@@ -153,7 +154,8 @@ def test_httpx_log_filter_redacts_query_secrets(caplog: pytest.LogCaptureFixture
     [
         '{"api_key": "SEKRETKEY1", "otp_code": "123456", "text": "hi there"}',
         "api_key=SEKRETKEY1&otp_code=123456&text=hi%20there",
-        "Array\n(\n    [api_key] => SEKRETKEY1\n    [otp_code] => 123456\n    [text] => hi there\n)",
+        "Array\n(\n    [api_key] => SEKRETKEY1\n    [otp_code] => 123456\n"
+        "    [text] => hi there\n)",
         '{"otp_code": 123456, "api_key": "SEKRETKEY1"',
     ],
 )
@@ -172,7 +174,7 @@ def test_redactor_removes_literal_secrets_anywhere() -> None:
     [
         ("905321234567", "90532*****67"),
         ("447700900123", "44770*****23"),
-        ("12025550123", "1202******23"),
+        ("12025550123", "1202*****23"),
         ("9053", "90**"),
         ("90abc", "*****"),
         ("", ""),
@@ -184,4 +186,5 @@ def test_mobile_masking(msisdn: str, masked: str) -> None:
 
 def test_client_repr_has_no_key() -> None:
     client = TurkeySmsClient(api_key=API_KEY)
-    assert API_KEY not in repr(client) and API_KEY not in str(vars(client).get("_base"))
+    assert API_KEY not in repr(client)
+    assert API_KEY not in str(vars(client).get("_base"))
