@@ -17,8 +17,6 @@ from otpservice.providers.turkeysms import (
 
 from .conftest import API_KEY, FOREIGN, MOBILE, Sim
 
-pytestmark = pytest.mark.asyncio
-
 
 @pytest.mark.parametrize("digits", [4, 5, 6])
 async def test_send_otp_returns_the_delivered_code(

@@ -21,8 +21,6 @@ from otpservice.simulator import create_simulator
 
 from .conftest import API_KEY, FAST, MOBILE, SENDER, Sim, base_state
 
-pytestmark = pytest.mark.asyncio
-
 BODY_FAULTS = ["http_500", "http_502", "http_503", "html", "malformed_json", "reset"]
 
 

@@ -23,8 +23,6 @@ from otpservice.simulator import Faults
 
 from .conftest import API_KEY, MOBILE, Sim
 
-pytestmark = pytest.mark.asyncio
-
 CODES = ["918273", "564738", "647382"]
 TEXT_POST = "Login code 402917 secret-text-POST"
 TEXT_GET = "Login code 730188 secret-text-GET"
@@ -184,7 +182,8 @@ def test_mobile_masking(msisdn: str, masked: str) -> None:
     assert mask_msisdn(msisdn) == masked
 
 
-def test_client_repr_has_no_key() -> None:
+async def test_client_repr_has_no_key() -> None:
     client = TurkeySmsClient(api_key=API_KEY)
+    await client.aclose()
     assert API_KEY not in repr(client)
     assert API_KEY not in str(vars(client).get("_base"))
