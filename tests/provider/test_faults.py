@@ -19,7 +19,7 @@ from otpservice.providers.turkeysms import (
 )
 from otpservice.simulator import create_simulator
 
-from .conftest import API_KEY, FAST, MOBILE, SENDER, Sim, base_state
+from .conftest import API_KEY, FAST, MOBILE, SENDER, Sim, asgi, base_state
 
 BODY_FAULTS = ["http_500", "http_502", "http_503", "html", "malformed_json", "reset"]
 
@@ -177,9 +177,7 @@ async def test_connect_error_is_retried_then_reported_as_never_sent(retries: int
 
 async def test_send_succeeds_after_a_connect_error() -> None:
     state = base_state()
-    counting = Counting(
-        httpx.ASGITransport(app=create_simulator(state)), httpx.ConnectError("refused")
-    )
+    counting = Counting(asgi(create_simulator(state)), httpx.ConnectError("refused"))
     async with TurkeySmsClient(
         api_key=API_KEY, base_url="http://sim/api/v3", sender_id=SENDER, transport=counting
     ) as client:
@@ -195,7 +193,7 @@ async def test_send_succeeds_after_a_connect_error() -> None:
 )
 async def test_send_is_not_retried_after_the_request_may_have_left(error: Exception) -> None:
     state = base_state()
-    counting = Counting(httpx.ASGITransport(app=create_simulator(state)), error)
+    counting = Counting(asgi(create_simulator(state)), error)
     async with TurkeySmsClient(
         api_key=API_KEY, base_url="http://sim/api/v3", sender_id=SENDER, transport=counting
     ) as client:
@@ -207,7 +205,7 @@ async def test_send_is_not_retried_after_the_request_may_have_left(error: Except
 
 async def test_balance_is_retried_after_a_read_timeout() -> None:
     state = base_state()
-    counting = Counting(httpx.ASGITransport(app=create_simulator(state)), httpx.ReadTimeout("x"))
+    counting = Counting(asgi(create_simulator(state)), httpx.ReadTimeout("x"))
     async with TurkeySmsClient(
         api_key=API_KEY, base_url="http://sim/api/v3", transport=counting
     ) as client:
