@@ -282,3 +282,26 @@ async def test_inbox_html_empty() -> None:
     async with httpx.AsyncClient(transport=asgi(app), base_url="http://s") as h:
         r = await h.get("/inbox?format=html")
     assert "No messages yet" in r.text
+
+
+def test_standalone_access_log_redacts_the_key() -> None:
+    import logging
+
+    from otpservice.simulator.server import _RedactQuery, build_state
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", "/api/v3/get/get.php?api_key=SEKRET123&text=code+1234", "1.1", 200),
+        None,
+    )
+    assert _RedactQuery().filter(record)
+    assert isinstance(record.args, tuple)
+    assert len(record.args) == 5
+    assert "SEKRET123" not in record.getMessage()
+    assert "1234" not in record.getMessage()
+    state = build_state(["k1", "k2"], "BRAND")
+    assert state.accounts["k2"].sender_ids == {"BRAND": "active"}
