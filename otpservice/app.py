@@ -97,12 +97,12 @@ def create_app(
         app.state.settings = settings
         app.state.store = store
         app.state.gateway = g
-        app.state.service = VerificationService(
-            settings, store, g, telemetry=telemetry, hash_pool=pool
-        )
+        service = VerificationService(settings, store, g, telemetry=telemetry, hash_pool=pool)
+        app.state.service = service
         try:
             yield
         finally:
+            await service.drain()
             pool.shutdown(wait=True)
             if own_gateway:
                 await g.aclose()

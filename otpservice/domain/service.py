@@ -14,9 +14,9 @@ import ipaddress
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import structlog
@@ -124,6 +124,7 @@ class VerificationService:
         self._pool = hash_pool
         # A send lock outlives the slowest provider call and the hashing after it.
         self._lock_seconds = settings.provider_timeout_seconds + 15.0
+        self._background: set[asyncio.Task[None]] = set()
 
     async def _off_loop(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
@@ -202,7 +203,8 @@ class VerificationService:
             await self._give_back(target, idem, shared.added_member, definite=True)
             raise
         if verdict.kind == "limited":
-            await self._give_back(target, idem, shared.added_member, definite=True)
+            # The refusal answers after two round trips; the refund of step 1 follows it.
+            self._spawn(self._give_back(target, idem, shared.added_member, definite=True))
             assert verdict.policy is not None
             return self._refuse(verdict.policy, verdict.retry_after, phone)
 
@@ -259,6 +261,16 @@ class VerificationService:
             test_number=target.exempt,
         )
         return verification, False
+
+    def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background refunds (at shutdown, and in tests that count budgets)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def _refuse(self, policy: str, retry_after: float, phone: Phone) -> tuple[Verification, bool]:
         self.telemetry.refused(policy)
