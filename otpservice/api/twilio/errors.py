@@ -155,7 +155,10 @@ HTTP_STATUS_CODES = {
 }
 
 
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[TwilioErrorBody]:
+def http_error_response(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[TwilioErrorBody]:
+    """Also called by the app-level handler for /v2 paths that match no route (404, 405)."""
     status = exc.status_code
     if status == 404:
         return response_of(not_found(resource_path(request)))
@@ -172,6 +175,6 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     TwilioError: _twilio_error,
     errors.OtpError: _otp_error,
-    HTTPException: _http_error,
+    HTTPException: http_error_response,
     Exception: _internal_error,
 }

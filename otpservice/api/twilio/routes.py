@@ -54,8 +54,8 @@ REFUSED_ON_CREATE = (
 )
 REFUSED_ON_CHECK = ("Amount", "Payee", "SnaClientToken")
 ARABIC_REGIONS = frozenset(
-    ("AE", "BH", "DZ", "EG", "IQ", "JO", "KW", "LB", "LY", "MA", "OM", "PS", "QA", "SA", "SD")
-    + ("SY", "TN", "YE")
+    {"AE", "BH", "DZ", "EG", "IQ", "JO", "KW", "LB", "LY", "MA", "OM", "PS", "QA", "SA", "SD"}
+    | {"SY", "TN", "YE"}
 )
 
 
