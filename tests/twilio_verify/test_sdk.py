@@ -272,14 +272,16 @@ def test_local_codes_use_the_service_template(make_twilio: TwilioFactory, sim: S
         assert tw.service.verification_checks.create(to="+905321234568", code=code).valid
 
 
-def test_twilio_and_v1_share_one_lifecycle(twilio: Twilio, sim: Sim) -> None:
-    """Out-of-band approval through /v2 ends the verification for /v1 too (same client)."""
-    v = twilio.service.verifications.create(to=PHONE, channel="sms")
-    twilio.service.verifications(v.sid).update(status="approved")
-    auth = {"Authorization": f"Bearer {WEB_KEY}"}
-    with httpx.Client(base_url=twilio.base_url, headers=auth) as h:
-        r = h.post(
-            "/v1/verifications/check",
-            json={"phone": PHONE, "purpose": SERVICE.lower(), "code": sim.last_code(PHONE)},
+def test_twilio_and_v1_share_the_limits(make_twilio: TwilioFactory) -> None:
+    """One set of budgets: a /v1 send from an IP counts for a /v2 send from it."""
+    with make_twilio(OTP_LIMIT_IP_HOUR="1") as twilio:
+        auth = {"Authorization": f"Bearer {WEB_KEY}"}
+        with httpx.Client(base_url=twilio.base_url, headers=auth, timeout=30) as v1:
+            body = {"phone": "+905321234568", "client_ip": "203.0.113.7"}
+            assert v1.post("/v1/verifications", json=body).status_code == 201
+        err = rest_error(
+            lambda: twilio.service.verifications.create(
+                to=PHONE, channel="sms", device_ip="203.0.113.7"
+            )
         )
-    assert r.status_code in (404, 422)
+        assert (err.status, err.code) == (429, 20429)
