@@ -371,11 +371,9 @@ class VerificationService:
         purpose: str,
         code: str,
         client_ip: str | None = None,
-        *,
-        code_length: int | None = None,
     ) -> CheckResult:
         ref = self._phone_ref(client, phone_input, purpose)
-        return await self._check(client, ref, code, client_ip, code_length)
+        return await self._check(client, ref, code, client_ip, None)
 
     async def _check(
         self,
