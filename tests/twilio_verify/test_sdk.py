@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -285,3 +287,26 @@ def test_twilio_and_v1_share_the_limits(make_twilio: TwilioFactory) -> None:
             )
         )
         assert (err.status, err.code) == (429, 20429)
+
+
+def test_a_send_in_flight_answers_60212(twilio: Twilio, sim: Sim) -> None:
+    sim.fault("latency", latency_ms=1500, times=1)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        slow = pool.submit(twilio.service.verifications.create, to=PHONE, channel="sms")
+        time.sleep(0.4)  # the first send now holds the phone's send lock
+        err = rest_error(lambda: twilio.service.verifications.create(to=PHONE, channel="sms"))
+        assert (err.status, err.code) == (429, 60212)
+        assert slow.result(timeout=10).status == "pending"
+    assert len(sim.messages(PHONE)) == 1
+
+
+def test_failed_send_leaves_nothing_pending(twilio: Twilio, sim: Sim) -> None:
+    sim.fault("http_503", times=1)
+    err = rest_error(lambda: twilio.service.verifications.create(to=PHONE, channel="sms"))
+    assert (err.status, err.code) == (503, 20503)
+    err = rest_error(lambda: twilio.service.verification_checks.create(to=PHONE, code="1234"))
+    assert (err.status, err.code) == (404, 20404)
+    v = twilio.service.verifications.create(to=PHONE, channel="sms")
+    assert v.send_code_attempts is not None and len(v.send_code_attempts) == 1
+    check = twilio.service.verification_checks.create(to=PHONE, code=sim.last_code(PHONE))
+    assert check.status == "approved"
