@@ -125,15 +125,19 @@ class RedisStore:
             raise StorageUnavailable("A replica did not acknowledge the write in time.")
 
     async def ping(self) -> bool:
+        """Redis answers and every script is loaded (a restarted Redis gets them again)."""
         try:
             if not await self.redis.ping():
                 return False
             shas = [script.sha for script in self._scripts.values()]
             exists = await self.redis.script_exists(*shas)
-            if isinstance(exists, dict):  # cluster: per node
-                return all(all(v) for v in exists.values())
-            return all(exists)
-        except RedisError:
+            loaded = (
+                all(all(v) for v in exists.values()) if isinstance(exists, dict) else all(exists)
+            )
+            if not loaded:
+                await self.load_scripts()
+            return True
+        except (RedisError, StorageUnavailable):
             return False
 
     async def load_scripts(self) -> None:
