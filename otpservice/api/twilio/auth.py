@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from otpservice.api.twilio.errors import AUTHENTICATE, TwilioError, not_found, resource_path
 from otpservice.config import ClientKey, Settings
@@ -68,7 +70,9 @@ async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
 
 
 async def provide_twilio_service(
-    request: Request[Any, Any, Any], service_sid: str, caller: Caller
+    request: Request[Any, Any, Any],
+    service_sid: FromPath[str],
+    caller: NamedDependency[Caller],
 ) -> TwilioService:
     """The caller's service; another account's answers like an unknown one."""
     settings: Settings = request.app.state.settings

@@ -12,7 +12,8 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.datastructures import FormMultiDict
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from otpservice.api.twilio.auth import Caller, provide_caller, provide_twilio_service
 from otpservice.api.twilio.errors import (
@@ -141,9 +142,9 @@ async def _find(
 @post("/Services/{service_sid:str}/Verifications", status_code=201)
 async def create_verification(
     request: Request[Any, Any, Any],
-    caller: Caller,
-    twilio_service: TwilioService,
-    service: VerificationService,
+    caller: NamedDependency[Caller],
+    twilio_service: NamedDependency[TwilioService],
+    service: NamedDependency[VerificationService],
 ) -> VerificationBody:
     form = await request.form()
     channel = (_field(form, "Channel") or "").lower()
@@ -169,10 +170,10 @@ async def create_verification(
 @get("/Services/{service_sid:str}/Verifications/{sid:str}")
 async def fetch_verification(
     request: Request[Any, Any, Any],
-    sid: str,
-    caller: Caller,
-    twilio_service: TwilioService,
-    service: VerificationService,
+    sid: FromPath[str],
+    caller: NamedDependency[Caller],
+    twilio_service: NamedDependency[TwilioService],
+    service: NamedDependency[VerificationService],
 ) -> VerificationBody:
     verification = await _find(request, service, caller.client, twilio_service, sid)
     return verification_body(verification, twilio_service, base_url=_base_url(request))
@@ -181,10 +182,10 @@ async def fetch_verification(
 @post("/Services/{service_sid:str}/Verifications/{sid:str}", status_code=200)
 async def update_verification(
     request: Request[Any, Any, Any],
-    sid: str,
-    caller: Caller,
-    twilio_service: TwilioService,
-    service: VerificationService,
+    sid: FromPath[str],
+    caller: NamedDependency[Caller],
+    twilio_service: NamedDependency[TwilioService],
+    service: NamedDependency[VerificationService],
 ) -> VerificationBody:
     form = await request.form()
     status = _field(form, "Status")
@@ -207,9 +208,9 @@ async def update_verification(
 @post("/Services/{service_sid:str}/VerificationCheck", status_code=200)
 async def check_verification(
     request: Request[Any, Any, Any],
-    caller: Caller,
-    twilio_service: TwilioService,
-    service: VerificationService,
+    caller: NamedDependency[Caller],
+    twilio_service: NamedDependency[TwilioService],
+    service: NamedDependency[VerificationService],
 ) -> VerificationCheckBody:
     form = await request.form()
     code = _field(form, "Code") or ""
