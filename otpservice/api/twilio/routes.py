@@ -30,6 +30,7 @@ from otpservice.api.twilio.schemas import (
     check_body,
     verification_body,
 )
+from otpservice.api.v1 import provide_service
 from otpservice.config import ClientKey
 from otpservice.domain.codes import is_code_shape
 from otpservice.domain.models import Status, Verification
@@ -112,11 +113,6 @@ def _create_request(form: FormMultiDict, service: TwilioService, region: str) ->
         locale=_locale(_field(form, "Locale"), region),
         client_ip=device_ip,
     )
-
-
-def provide_service(request: Request[Any, Any, Any]) -> VerificationService:
-    service: VerificationService = request.app.state.service
-    return service
 
 
 def _base_url(request: Request[Any, Any, Any]) -> str:
