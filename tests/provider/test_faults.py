@@ -17,7 +17,8 @@ from otpservice.providers.turkeysms import (
     ProviderUnreachable,
     TurkeySmsClient,
 )
-from otpservice.simulator import create_simulator
+from otpservice.simulator import SimulatorState, create_simulator
+from tests.support.simulator_server import SimulatorUrl
 
 from .conftest import API_KEY, FAST, MOBILE, SENDER, Sim, asgi, base_state
 
@@ -121,9 +122,13 @@ async def test_status_gives_up_after_retries(sim: Sim) -> None:
     assert sim.state.provider_requests == before + 2
 
 
-async def test_status_retries_a_read_timeout_over_a_socket(sim: Sim) -> None:
-    if sim.kind != "socket":
-        pytest.skip("in-process there is no read timeout, only the total deadline")
+async def test_status_retries_a_read_timeout_over_a_socket(
+    socket_simulator: tuple[SimulatorState, SimulatorUrl],
+) -> None:
+    # Only a real socket has a read timeout; in-process there is just the total deadline.
+    state, url = socket_simulator
+    state.reset()
+    sim = Sim("socket", state, url.api, url.root)
     await set_fault(sim, "hang", times=1)
     timeouts = ProviderTimeouts(connect=0.5, read=0.3, total=2.0)
     async with sim.client(timeouts=timeouts) as client:
