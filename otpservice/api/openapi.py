@@ -2,9 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Link, OpenAPIResponse, Operation
 
 from otpservice.api.schemas import Problem
+
+# Stable operation ids: the links below, and clients' generated code, name operations by them.
+OP_CREATE = "createVerification"
+OP_CHECK = "checkVerification"
+OP_CHECK_BY_PHONE = "checkVerificationByPhone"
+OP_GET = "getVerification"
+OP_CANCEL = "cancelVerification"
+OP_DELIVERY = "getVerificationDelivery"
+OP_BALANCE = "getProviderBalance"
+
+# What a created verification's `id` leads to (OpenAPI links: docs, and Schemathesis's
+# stateful mode follows them from a 201 to the calls that use the new id).
+_BY_ID = {"verification_id": "$response.body#/id"}
+CREATED_LINKS: dict[str, tuple[str, str]] = {
+    "GetVerification": (OP_GET, "Read the verification just created."),
+    "CheckVerification": (OP_CHECK, "Check the code sent for it."),
+    "CancelVerification": (OP_CANCEL, "Cancel it."),
+    "GetVerificationDelivery": (OP_DELIVERY, "The delivery status of its SMS."),
+}
+
+
+def _links(targets: dict[str, tuple[str, str]]) -> dict[str, Link]:
+    return {
+        name: Link(operation_id=op, parameters=dict(_BY_ID), description=text)
+        for name, (op, text) in targets.items()
+    }
+
+
+@dataclass
+class CreateOperation(Operation):
+    """The create operation, with links from its 201 to the operations that take the id.
+
+    Litestar's ResponseSpec has no `links`; an operation class is its per-route hook, so the
+    served document and `otpservice openapi` both carry them.
+    """
+
+    def __post_init__(self) -> None:
+        created = (self.responses or {}).get("201")
+        if isinstance(created, OpenAPIResponse):
+            created.links = {**(created.links or {}), **_links(CREATED_LINKS)}
+
 
 # status -> (what it means, the problem codes it can carry)
 MEANINGS: dict[int, str] = {
@@ -19,6 +63,7 @@ MEANINGS: dict[int, str] = {
     429: "Refused by a throttling policy; see `policy` and `Retry-After`.",
     503: "Redis or the SMS provider is unavailable; nothing was changed.",
 }
+NOT_READY_MEANING = "Redis does not answer or the scripts are not loaded."
 
 
 def problems(codes: dict[int, tuple[str, ...]]) -> dict[int, ResponseSpec]:
@@ -77,3 +122,11 @@ DELIVERY = problems(
     {**AUTH, 404: ("verification_not_found",), 503: ("provider_unavailable", "storage_unavailable")}
 )
 BALANCE = problems({**AUTH, 403: ("forbidden",), 503: ("provider_unavailable",)})
+NOT_READY = {
+    503: ResponseSpec(
+        data_container=Problem,
+        media_type="application/problem+json",
+        description=f"{NOT_READY_MEANING} Codes: not_ready.",
+        generate_examples=False,
+    )
+}

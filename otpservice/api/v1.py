@@ -67,6 +67,8 @@ class Verifications(Controller):
         "/",
         status_code=201,
         responses=spec.CREATE,
+        operation_id=spec.OP_CREATE,
+        operation_class=spec.CreateOperation,
         summary="Send a code",
         description="Sends a code by SMS. A second request for the same phone and purpose "
         "while one is pending is a resend: same id, a new code, the old one stops working.",
@@ -88,6 +90,7 @@ class Verifications(Controller):
         "/check",
         status_code=200,
         responses=spec.CHECK_BY_PHONE,
+        operation_id=spec.OP_CHECK_BY_PHONE,
         summary="Check a code by phone and purpose",
     )
     async def check_by_phone(
@@ -102,6 +105,7 @@ class Verifications(Controller):
         "/{verification_id:str}/check",
         status_code=200,
         responses=spec.CHECK,
+        operation_id=spec.OP_CHECK,
         summary="Check a code",
     )
     async def check(
@@ -114,7 +118,12 @@ class Verifications(Controller):
         result = await service.check(client, verification_id, data.code, data.client_ip)
         return CheckOut.of(result)
 
-    @get("/{verification_id:str}", responses=spec.READ, summary="Get a pending verification")
+    @get(
+        "/{verification_id:str}",
+        responses=spec.READ,
+        operation_id=spec.OP_GET,
+        summary="Get a pending verification",
+    )
     async def fetch(
         self, verification_id: VerificationId, client: ClientKey, service: VerificationService
     ) -> VerificationOut:
@@ -124,6 +133,7 @@ class Verifications(Controller):
         "/{verification_id:str}",
         status_code=204,
         responses=spec.READ,
+        operation_id=spec.OP_CANCEL,
         summary="Cancel a verification",
     )
     async def cancel(
@@ -134,6 +144,7 @@ class Verifications(Controller):
     @get(
         "/{verification_id:str}/delivery",
         responses=spec.DELIVERY,
+        operation_id=spec.OP_DELIVERY,
         summary="Delivery status of the last SMS",
     )
     async def delivery(
@@ -154,7 +165,12 @@ class Provider(Controller):
     tags = ["provider"]
     dependencies = {"client": Provide(provide_admin)}
 
-    @get("/balance", responses=spec.BALANCE, summary="Provider balance (admin key)")
+    @get(
+        "/balance",
+        responses=spec.BALANCE,
+        operation_id=spec.OP_BALANCE,
+        summary="Provider balance (admin key)",
+    )
     async def balance(self, client: ClientKey, service: VerificationService) -> BalanceOut:
         b = await service.balance()
         return BalanceOut(local_sms=b.local_sms, international_tl=b.international_tl)
