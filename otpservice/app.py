@@ -16,6 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
 from otpservice import __version__
+from otpservice.api.body import JsonRequest
 from otpservice.api.health import healthz, readyz
 from otpservice.api.problems import EXCEPTION_HANDLERS
 from otpservice.api.v1 import v1_router
@@ -115,6 +116,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,
         state=None,
         debug=False,
     )

@@ -11,7 +11,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
 from otpservice.api import openapi as spec
-from otpservice.api.auth import provide_admin, provide_client
+from otpservice.api.auth import provide_admin, provide_client, require_client
 from otpservice.api.schemas import (
     BalanceOut,
     CheckByPhone,
@@ -184,6 +184,7 @@ def v1_router() -> Router:
             "client": Provide(provide_client),
             "service": Provide(provide_service, sync_to_thread=False),
         },
+        guards=[require_client],
         before_request=require_json,
         security=[{"BearerAuth": []}],
     )

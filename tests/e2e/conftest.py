@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from otpservice.simulator import SimulatorState
 from tests.support.simulator_server import running_simulator
 
-from otpservice.simulator import SimulatorState
 from tests.support.leaks import COLLECTOR
 from tests.support.servers import ServiceServer
 
