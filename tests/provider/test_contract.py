@@ -88,9 +88,7 @@ async def test_parts_are_counted_and_charged(
     assert sim.account.local_balance_sms == 10_000 - parts
 
 
-async def test_international_is_charged_in_lira_per_part(
-    sim: Sim, client: TurkeySmsClient
-) -> None:
+async def test_international_is_charged_in_lira_per_part(sim: Sim, client: TurkeySmsClient) -> None:
     sim.account.international_balance_tl = 1.2
     sent = await client.send_sms(FOREIGN, "b" * 200, lang=Lang.EN)  # 2 parts x 0.5 TL
     assert sent.parts == 2
@@ -179,7 +177,13 @@ REFUSALS: list[tuple[str, str, dict[str, Any], dict[str, Any], Op]] = [
     ("TS-1061", "POST disabled", {"post_enabled": False}, {}, sms()),
     ("TS-1062", "GET disabled (OTP)", {"get_enabled": False}, {}, otp()),
     ("TS-1062", "OTP disabled", {"otp_enabled": False}, {}, otp()),
-    ("TS-1062", "GET disabled (GET send)", {"get_enabled": False}, {"use_get_for_sms": True}, sms()),
+    (
+        "TS-1062",
+        "GET disabled (GET send)",
+        {"get_enabled": False},
+        {"use_get_for_sms": True},
+        sms(),
+    ),
     ("TS-1063", "status disabled", {"status_enabled": False}, {}, status("1000007721")),
     ("TS-1065", "balance disabled", {"balance_enabled": False}, {}, balance()),
 ]
