@@ -125,16 +125,24 @@ class RedisStore:
             raise StorageUnavailable("A replica did not acknowledge the write in time.")
 
     async def ping(self) -> bool:
+        """Redis answers and holds every script. A restarted Redis has an empty script
+        cache: load them again here, so readiness recovers with no restart of ours."""
         try:
             if not await self.redis.ping():
                 return False
-            shas = [script.sha for script in self._scripts.values()]
-            exists = await self.redis.script_exists(*shas)
-            if isinstance(exists, dict):  # cluster: per node
-                return all(all(v) for v in exists.values())
-            return all(exists)
-        except RedisError:
+            if await self._scripts_loaded():
+                return True
+            await self.load_scripts()
+            return await self._scripts_loaded()
+        except (RedisError, StorageUnavailable):
             return False
+
+    async def _scripts_loaded(self) -> bool:
+        shas = [script.sha for script in self._scripts.values()]
+        exists = await self.redis.script_exists(*shas)
+        if isinstance(exists, dict):  # cluster: per node
+            return all(all(v) for v in exists.values())
+        return all(exists)
 
     async def load_scripts(self) -> None:
         try:

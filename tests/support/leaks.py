@@ -116,6 +116,16 @@ class LeakCollector:
 COLLECTOR = LeakCollector()
 
 
+SERVICE_THREAD = "otpservice-service"
+
+
+def _from_service() -> bool:
+    """Only the service's own lines count: the tests' HTTP clients (which put the provider
+    key in the simulator's admin URLs) and the simulator (whose inbox holds codes) log from
+    other threads. ServiceServer runs each service in a thread named SERVICE_THREAD-<port>."""
+    return threading.current_thread().name.startswith(SERVICE_THREAD)
+
+
 class _TeeLogger:
     """Wraps the logger structlog would use: every call is recorded, then passed on."""
 
@@ -129,10 +139,11 @@ class _TeeLogger:
             return target
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            line = " ".join(str(a) for a in args)
-            if kwargs:
-                line += " " + repr(kwargs)
-            self._sink(line)
+            if _from_service():
+                line = " ".join(str(a) for a in args)
+                if kwargs:
+                    line += " " + repr(kwargs)
+                self._sink(line)
             return target(*args, **kwargs)
 
         return call
@@ -149,6 +160,8 @@ class _TeeFactory:
 
 class _RootHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
+        if not record.threadName or not record.threadName.startswith(SERVICE_THREAD):
+            return
         try:
             text = self.format(record)
         except Exception:  # a broken record must not break the service under test

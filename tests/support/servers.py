@@ -16,7 +16,7 @@ import uvicorn
 
 from otpservice.app import create_app
 from otpservice.config import load_settings
-from tests.support.leaks import COLLECTOR, tee_service_logs
+from tests.support.leaks import COLLECTOR, SERVICE_THREAD, tee_service_logs
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -119,7 +119,9 @@ class ServiceServer:
             self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, daemon=True, name=f"{SERVICE_THREAD}-{self.port}"
+        )
 
     @property
     def url(self) -> str:
