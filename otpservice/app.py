@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from otpservice import __version__
 from otpservice.api.body import JsonRequest
 from otpservice.api.health import healthz, readyz
+from otpservice.api.openapi import ClosedStructSchemas
 from otpservice.api.problems import EXCEPTION_HANDLERS
 from otpservice.api.v1 import v1_router
 from otpservice.config import Settings, load_settings
@@ -117,6 +118,7 @@ def create_app(
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,
+        plugins=[ClosedStructSchemas()],
         state=None,
         debug=False,
     )

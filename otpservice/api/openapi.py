@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar._openapi.schema_generation.schema import SchemaCreator
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Link, OpenAPIResponse, Operation
+from litestar.openapi.spec import Link, OpenAPIResponse, Operation, Schema
+from litestar.typing import FieldDefinition
 
 from otpservice.api.schemas import Problem
 
@@ -50,9 +54,28 @@ class CreateOperation(Operation):
             created.links = {**(created.links or {}), **_links(CREATED_LINKS)}
 
 
+class ClosedStructSchemas(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (``forbid_unknown_fields``); say so in the
+    contract (``additionalProperties: false``), which Litestar's struct plugin leaves out.
+    Registered as an app plugin, it is consulted before Litestar's own."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        if not super().is_plugin_supported_field(field_definition):
+            return False
+        info = msgspec.inspect.type_info(field_definition.type_)
+        return isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
+
+
 # status -> (what it means, the problem codes it can carry)
 MEANINGS: dict[int, str] = {
-    400: "Malformed body: not JSON, wrong types, unknown fields.",
+    400: "Malformed request: body not JSON, wrong types, unknown fields; parameter too long.",
     401: "Missing or unknown API key.",
     403: "Not allowed: key scope, destination country or number prefix.",
     404: "No pending verification matches (the same body for every reason).",
@@ -117,9 +140,16 @@ CHECK_BY_PHONE = problems(
         **UNAVAILABLE,
     }
 )
-READ = problems({**AUTH, 404: ("verification_not_found",), **UNAVAILABLE})
+# A path id longer than its maxLength is refused by validation: 400 invalid_request.
+BAD_ID = {400: ("invalid_request",)}
+READ = problems({**AUTH, **BAD_ID, 404: ("verification_not_found",), **UNAVAILABLE})
 DELIVERY = problems(
-    {**AUTH, 404: ("verification_not_found",), 503: ("provider_unavailable", "storage_unavailable")}
+    {
+        **AUTH,
+        **BAD_ID,
+        404: ("verification_not_found",),
+        503: ("provider_unavailable", "storage_unavailable"),
+    }
 )
 BALANCE = problems({**AUTH, 403: ("forbidden",), 503: ("provider_unavailable",)})
 NOT_READY = {

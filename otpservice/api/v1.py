@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Router, delete, get, post
+from litestar import Controller, Request, Response, Router, delete, get, post
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
+from litestar.routes import HTTPRoute
 
 from otpservice.api import openapi as spec
 from otpservice.api.auth import provide_admin, provide_client, require_client
@@ -51,8 +52,22 @@ def provide_service(request: Request[Any, Any, Any]) -> VerificationService:
     return service
 
 
-async def require_json(request: Request[Any, Any, Any]) -> None:
-    """Bodies are JSON only; anything else is 415, before the body is read."""
+def allowed_methods(request: Request[Any, Any, Any]) -> str:
+    """The methods of the matched path, for ``Allow``."""
+    template = request.scope.get("path_template")
+    for route in request.app.routes:
+        if isinstance(route, HTTPRoute) and route.path_format == template:
+            return ", ".join(sorted(route.methods))
+    return "OPTIONS"
+
+
+async def require_json(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """Bodies are JSON only; anything else is 415, before the body is read.
+
+    OPTIONS is answered here: Litestar 2 builds its automatic OPTIONS answer from the first
+    handler registered on a path, so for GET+DELETE on one path its Allow lists only one."""
+    if request.method == "OPTIONS":
+        return Response(None, status_code=204, headers={"Allow": allowed_methods(request)})
     if request.method in {"POST", "PUT", "PATCH"}:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
