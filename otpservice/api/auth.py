@@ -27,7 +27,11 @@ def find_client(clients: tuple[ClientKey, ...], presented: str) -> ClientKey | N
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    header = connection.headers.get("authorization", "")
+    values = connection.headers.getall("authorization", [])
+    if len(values) > 1:
+        # Ambiguous: a proxy may have checked one and we would use another.
+        raise Unauthorized("Send exactly one Authorization header.")
+    header = values[0] if values else ""
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_KEY_LENGTH:

@@ -72,6 +72,7 @@ async def require_json(request: Request[Any, Any, Any]) -> Response[None] | None
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
             raise HTTPException(status_code=415, detail="Send the body as application/json.")
+    return None
 
 
 class Verifications(Controller):
