@@ -20,6 +20,7 @@ from otpservice.api.body import JsonRequest
 from otpservice.api.health import healthz, readyz
 from otpservice.api.openapi import ClosedStructSchemas
 from otpservice.api.problems import EXCEPTION_HANDLERS
+from otpservice.api.twilio import twilio_router
 from otpservice.api.v1 import v1_router
 from otpservice.config import Settings, load_settings
 from otpservice.domain.ports import SmsGateway
@@ -112,7 +113,7 @@ def create_app(
 
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[v1_router(), healthz, readyz, *extra_handlers],
+        route_handlers=[v1_router(), twilio_router(), healthz, readyz, *extra_handlers],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
