@@ -16,7 +16,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
 from otpservice import __version__
+from otpservice.api.body import JsonRequest
 from otpservice.api.health import healthz, readyz
+from otpservice.api.openapi import ClosedStructSchemas
 from otpservice.api.problems import EXCEPTION_HANDLERS
 from otpservice.api.twilio import twilio_router
 from otpservice.api.v1 import v1_router
@@ -116,6 +118,8 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,
+        plugins=[ClosedStructSchemas()],
         state=None,
         debug=False,
     )

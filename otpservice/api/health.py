@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 
+from otpservice.api.openapi import NOT_READY
 from otpservice.api.problems import problem_response
 
 
@@ -14,7 +15,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", tags=["health"], summary="Redis answers and scripts are loaded")
+@get(
+    "/readyz",
+    tags=["health"],
+    summary="Redis answers and scripts are loaded",
+    responses=NOT_READY,
+)
 async def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
     store = request.app.state.store
     if await store.ping():

@@ -2,13 +2,80 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import msgspec
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar._openapi.schema_generation.schema import SchemaCreator
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Link, OpenAPIResponse, Operation, Schema
+from litestar.typing import FieldDefinition
 
 from otpservice.api.schemas import Problem
 
+# Stable operation ids: the links below, and clients' generated code, name operations by them.
+OP_CREATE = "createVerification"
+OP_CHECK = "checkVerification"
+OP_CHECK_BY_PHONE = "checkVerificationByPhone"
+OP_GET = "getVerification"
+OP_CANCEL = "cancelVerification"
+OP_DELIVERY = "getVerificationDelivery"
+OP_BALANCE = "getProviderBalance"
+
+# What a created verification's `id` leads to (OpenAPI links: docs, and Schemathesis's
+# stateful mode follows them from a 201 to the calls that use the new id).
+_BY_ID = {"verification_id": "$response.body#/id"}
+CREATED_LINKS: dict[str, tuple[str, str]] = {
+    "GetVerification": (OP_GET, "Read the verification just created."),
+    "CheckVerification": (OP_CHECK, "Check the code sent for it."),
+    "CancelVerification": (OP_CANCEL, "Cancel it."),
+    "GetVerificationDelivery": (OP_DELIVERY, "The delivery status of its SMS."),
+}
+
+
+def _links(targets: dict[str, tuple[str, str]]) -> dict[str, Link]:
+    return {
+        name: Link(operation_id=op, parameters=dict(_BY_ID), description=text)
+        for name, (op, text) in targets.items()
+    }
+
+
+@dataclass
+class CreateOperation(Operation):
+    """The create operation, with links from its 201 to the operations that take the id.
+
+    Litestar's ResponseSpec has no `links`; an operation class is its per-route hook, so the
+    served document and `otpservice openapi` both carry them.
+    """
+
+    def __post_init__(self) -> None:
+        created = (self.responses or {}).get("201")
+        if isinstance(created, OpenAPIResponse):
+            created.links = {**(created.links or {}), **_links(CREATED_LINKS)}
+
+
+class ClosedStructSchemas(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (``forbid_unknown_fields``); say so in the
+    contract (``additionalProperties: false``), which Litestar's struct plugin leaves out.
+    Registered as an app plugin, it is consulted before Litestar's own."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        if not super().is_plugin_supported_field(field_definition):
+            return False
+        info = msgspec.inspect.type_info(field_definition.type_)
+        return isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
+
+
 # status -> (what it means, the problem codes it can carry)
 MEANINGS: dict[int, str] = {
-    400: "Malformed body: not JSON, wrong types, unknown fields.",
+    400: "Malformed request: body not JSON, wrong types, unknown fields; parameter too long.",
     401: "Missing or unknown API key.",
     403: "Not allowed: key scope, destination country or number prefix.",
     404: "No pending verification matches (the same body for every reason).",
@@ -19,6 +86,7 @@ MEANINGS: dict[int, str] = {
     429: "Refused by a throttling policy; see `policy` and `Retry-After`.",
     503: "Redis or the SMS provider is unavailable; nothing was changed.",
 }
+NOT_READY_MEANING = "Redis does not answer or the scripts are not loaded."
 
 
 def problems(codes: dict[int, tuple[str, ...]]) -> dict[int, ResponseSpec]:
@@ -72,8 +140,23 @@ CHECK_BY_PHONE = problems(
         **UNAVAILABLE,
     }
 )
-READ = problems({**AUTH, 404: ("verification_not_found",), **UNAVAILABLE})
+# A path id longer than its maxLength is refused by validation: 400 invalid_request.
+BAD_ID = {400: ("invalid_request",)}
+READ = problems({**AUTH, **BAD_ID, 404: ("verification_not_found",), **UNAVAILABLE})
 DELIVERY = problems(
-    {**AUTH, 404: ("verification_not_found",), 503: ("provider_unavailable", "storage_unavailable")}
+    {
+        **AUTH,
+        **BAD_ID,
+        404: ("verification_not_found",),
+        503: ("provider_unavailable", "storage_unavailable"),
+    }
 )
 BALANCE = problems({**AUTH, 403: ("forbidden",), 503: ("provider_unavailable",)})
+NOT_READY = {
+    503: ResponseSpec(
+        data_container=Problem,
+        media_type="application/problem+json",
+        description=f"{NOT_READY_MEANING} Codes: not_ready.",
+        generate_examples=False,
+    )
+}

@@ -45,6 +45,12 @@ HTTP_CODES = {
 }
 
 
+PROVIDER_DETAIL = {
+    "phone_rejected": "The SMS provider refused this number; nothing is pending.",
+    "provider_unavailable": "The SMS provider is unavailable; nothing is pending. Retry later.",
+}
+
+
 def status_of(exc: errors.OtpError) -> int:
     for cls, status in STATUS:
         if isinstance(exc, cls):
@@ -89,6 +95,10 @@ def otp_error_response(request: Request[Any, Any, Any], exc: errors.OtpError) ->
         headers["Retry-After"] = str(retry_after)
     # One body for every reason a verification is unusable: no enumeration.
     detail = "No pending verification matches." if status == 404 else exc.detail
+    if isinstance(exc, errors.ProviderError):
+        # The provider's own words (result texts, body snippets of HTML or truncated JSON)
+        # are for the log, not for callers: they may carry provider internals.
+        detail = PROVIDER_DETAIL.get(exc.code, PROVIDER_DETAIL["provider_unavailable"])
     return problem_response(
         status, exc.code, exc.title, detail, headers=headers, policy=policy, retry_after=retry_after
     )

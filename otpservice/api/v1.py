@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Router, delete, get, post
+from litestar import Controller, Request, Response, Router, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, JSONBody, PathParameter
+from litestar.routes import HTTPRoute
 
 from otpservice.api import openapi as spec
-from otpservice.api.auth import provide_admin, provide_client
+from otpservice.api.auth import provide_admin, provide_client, require_client
 from otpservice.api.schemas import (
     BalanceOut,
     CheckByPhone,
@@ -51,12 +52,27 @@ def provide_service(request: Request[Any, Any, Any]) -> VerificationService:
     return service
 
 
-async def require_json(request: Request[Any, Any, Any]) -> None:
-    """Bodies are JSON only; anything else is 415, before the body is read."""
+def allowed_methods(request: Request[Any, Any, Any]) -> str:
+    """The methods of the matched path, for ``Allow``."""
+    template = request.scope.get("path_template")
+    for route in request.app.routes:
+        if isinstance(route, HTTPRoute) and route.path_format == template:
+            return ", ".join(sorted(route.methods))
+    return "OPTIONS"
+
+
+async def require_json(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """Bodies are JSON only; anything else is 415, before the body is read.
+
+    OPTIONS is answered here: Litestar 2 builds its automatic OPTIONS answer from the first
+    handler registered on a path, so for GET+DELETE on one path its Allow lists only one."""
+    if request.method == "OPTIONS":
+        return Response(None, status_code=204, headers={"Allow": allowed_methods(request)})
     if request.method in {"POST", "PUT", "PATCH"}:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
             raise HTTPException(status_code=415, detail="Send the body as application/json.")
+    return None
 
 
 class Verifications(Controller):
@@ -67,6 +83,8 @@ class Verifications(Controller):
         "/",
         status_code=201,
         responses=spec.CREATE,
+        operation_id=spec.OP_CREATE,
+        operation_class=spec.CreateOperation,
         summary="Send a code",
         description="Sends a code by SMS. A second request for the same phone and purpose "
         "while one is pending is a resend: same id, a new code, the old one stops working.",
@@ -88,6 +106,7 @@ class Verifications(Controller):
         "/check",
         status_code=200,
         responses=spec.CHECK_BY_PHONE,
+        operation_id=spec.OP_CHECK_BY_PHONE,
         summary="Check a code by phone and purpose",
     )
     async def check_by_phone(
@@ -105,6 +124,7 @@ class Verifications(Controller):
         "/{verification_id:str}/check",
         status_code=200,
         responses=spec.CHECK,
+        operation_id=spec.OP_CHECK,
         summary="Check a code",
     )
     async def check(
@@ -117,7 +137,12 @@ class Verifications(Controller):
         result = await service.check(client, verification_id, data.code, data.client_ip)
         return CheckOut.of(result)
 
-    @get("/{verification_id:str}", responses=spec.READ, summary="Get a pending verification")
+    @get(
+        "/{verification_id:str}",
+        responses=spec.READ,
+        operation_id=spec.OP_GET,
+        summary="Get a pending verification",
+    )
     async def fetch(
         self,
         verification_id: VerificationId,
@@ -130,6 +155,7 @@ class Verifications(Controller):
         "/{verification_id:str}",
         status_code=204,
         responses=spec.READ,
+        operation_id=spec.OP_CANCEL,
         summary="Cancel a verification",
     )
     async def cancel(
@@ -143,6 +169,7 @@ class Verifications(Controller):
     @get(
         "/{verification_id:str}/delivery",
         responses=spec.DELIVERY,
+        operation_id=spec.OP_DELIVERY,
         summary="Delivery status of the last SMS",
     )
     async def delivery(
@@ -166,7 +193,12 @@ class Provider(Controller):
     tags = ["provider"]
     dependencies = {"client": Provide(provide_admin)}
 
-    @get("/balance", responses=spec.BALANCE, summary="Provider balance (admin key)")
+    @get(
+        "/balance",
+        responses=spec.BALANCE,
+        operation_id=spec.OP_BALANCE,
+        summary="Provider balance (admin key)",
+    )
     async def balance(
         self, client: NamedDependency[ClientKey], service: NamedDependency[VerificationService]
     ) -> BalanceOut:
@@ -182,6 +214,7 @@ def v1_router() -> Router:
             "client": Provide(provide_client),
             "service": Provide(provide_service, sync_to_thread=False),
         },
+        guards=[require_client],
         before_request=require_json,
         security=[{"BearerAuth": []}],
     )

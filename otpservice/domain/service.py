@@ -99,8 +99,13 @@ def network_of(client_ip: str | None) -> tuple[str | None, str | None]:
         address = ipaddress.ip_address(client_ip.strip())
     except ValueError as exc:
         raise InvalidRequest("client_ip is not an IP address.") from exc
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            address = address.ipv4_mapped
+        elif address.scope_id is not None:
+            # A zone ("fe80::1%eth0") names a local interface, not a host: drop it, or every
+            # made-up zone would be a fresh address with fresh per-IP budgets.
+            address = ipaddress.IPv6Address(address.packed)
     bits = 24 if address.version == 4 else 64
     net = ipaddress.ip_network(f"{address}/{bits}", strict=False)
     return str(address), str(net)

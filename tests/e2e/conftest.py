@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from otpservice.simulator import SimulatorState
+from tests.support.leaks import COLLECTOR
 from tests.support.servers import ServiceServer
 from tests.support.simulator_server import running_simulator
 
@@ -24,6 +25,14 @@ OTHER_KEY = "other-client-key-0123456789"
 ADMIN_KEY = "admin-client-key-0123456789"
 SECRET = "test-secret-" + "x" * 40
 CODE = re.compile(r"\b(\d{4,10})\b")
+
+
+def _seen(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every code that reached a phone joins the leak check's list."""
+    COLLECTOR.record_codes(
+        m.group(1) for message in messages for m in CODE.finditer(str(message.get("text", "")))
+    )
+    return messages
 
 
 class Sim:
@@ -42,13 +51,13 @@ class Sim:
         r = self.http.get("/inbox", params={"mobile": mobile.lstrip("+")})
         r.raise_for_status()
         messages: list[dict[str, Any]] = r.json()["messages"]
-        return messages
+        return _seen(messages)
 
     def all_messages(self) -> list[dict[str, Any]]:
         r = self.http.get("/inbox", headers={"Accept": "application/json"})
         r.raise_for_status()
         messages: list[dict[str, Any]] = r.json()["messages"]
-        return messages
+        return _seen(messages)
 
     def last_code(self, mobile: str) -> str:
         messages = self.messages(mobile)
@@ -109,7 +118,10 @@ class Api:
         self.base_url = base_url
         self.key = key
         self.http = httpx.Client(
-            base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+            base_url=base_url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {key}"},
+            event_hooks={"response": [record_response]},
         )
 
     def as_client(self, key: str) -> Api:
@@ -134,6 +146,25 @@ class Api:
 
     def cancel(self, vid: str) -> httpx.Response:
         return self.http.delete(f"/v1/verifications/{vid}")
+
+
+def record_response(response: httpx.Response) -> None:
+    """Feeds the leak check: every answer of the service, headers and body."""
+    response.read()
+    headers = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
+    COLLECTOR.record_response(f"{response.status_code}\n{headers}\n\n{response.text}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_code_or_secret_leaks() -> Iterator[None]:
+    """After the whole e2e run: no code that reached a phone, and no secret, appears in any
+    response, header or log line (see tests/support/leaks.py for how matches are made)."""
+    yield
+    if COLLECTOR.responses and COLLECTOR.codes:
+        # Not vacuous: services answered, and the tee saw them log.
+        assert COLLECTOR.logs, "the leak check saw no service log line: is the tee installed?"
+    leaks = COLLECTOR.leaks()
+    assert not leaks, "codes or secrets leaked:\n" + "\n".join(leaks[:20])
 
 
 ServiceFactory = Callable[..., AbstractContextManager[Api]]

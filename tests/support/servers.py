@@ -16,6 +16,7 @@ import uvicorn
 
 from otpservice.app import create_app
 from otpservice.config import load_settings
+from tests.support.leaks import COLLECTOR, SERVICE_THREAD, tee_service_logs
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -93,18 +94,34 @@ class RedisProcess:
         self.proc = None
 
 
+def secrets_of(env: Mapping[str, str]) -> list[str]:
+    """The values in a service's environment that must never be seen again."""
+    found = [env.get("OTP_SECRET", ""), env.get("OTP_PROVIDER_API_KEY", "")]
+    for var in ("OTP_API_KEYS", "OTP_ADMIN_API_KEYS"):
+        for item in env.get(var, "").split(","):
+            key = item.partition("=")[2].strip()
+            if key and not key.startswith("sha256:"):
+                found.append(key)
+    return found
+
+
 class ServiceServer:
     """The service in uvicorn on a free port, in a thread with its own event loop."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.settings = load_settings(dict(env))
         self.app = create_app(self.settings)
+        # The leak check (tests/support/leaks.py) reads every log line and knows every secret.
+        tee_service_logs()
+        COLLECTOR.record_secrets(*secrets_of(env))
         self.port = free_port()
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, daemon=True, name=f"{SERVICE_THREAD}-{self.port}"
+        )
 
     @property
     def url(self) -> str:

@@ -1,0 +1,40 @@
+"""The leak check's matcher (tests/support/leaks.py): finds real leaks, ignores look-alikes."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.leaks import digit_tokens, find_leaks
+
+CODE = "482915"
+ID = "a1b2c3d4e5f60718" + "482915" + "0" * 10 + "f" * 32  # a 64-hex id holding the digits
+
+
+def test_a_code_in_a_json_value_a_header_or_a_log_line_is_found() -> None:
+    texts = [
+        ("response", json.dumps({"id": "x", "detail": f"wrong code {CODE}"})),
+        ("response", f"200\nx-debug: {CODE}\n\n{{}}"),
+        ("log", json.dumps({"event": "provider.reply", "otp_code": CODE})),
+        ("log", f"GET /api/v3/otp?code={CODE}&x=1"),
+    ]
+    assert len(find_leaks(texts, [CODE], [])) == 4
+
+
+def test_look_alikes_are_not_leaks() -> None:
+    texts = [
+        ("response", json.dumps({"id": ID, "created_at": "2026-11-25T10:48:29Z"})),
+        ("log", json.dumps({"timestamp": "2026-11-25T10:22:24.482915Z", "verification_id": ID})),
+        ("log", "request_id=1f2e3d4c-4829-4829-8291-482915482915 url=http://127.0.0.1:48291/x"),
+        ("response", json.dumps({"phone": "+90532*****67", "local_sms": 4829150})),
+    ]
+    assert find_leaks(texts, [CODE, "4829"], []) == []
+
+
+def test_secrets_are_found_anywhere() -> None:
+    secret = "test-secret-" + "x" * 40
+    texts = [("log", f"Authorization: Bearer{secret}")]
+    assert find_leaks(texts, [], [secret]) != []
+
+
+def test_digit_tokens_keeps_only_standalone_runs() -> None:
+    assert digit_tokens("code 123456, 1234567 x12345 ab123456") == {"123456", "1234567"}
