@@ -277,6 +277,7 @@ def test_failures_escalate_across_resends_and_the_right_code_wins_after_the_dela
                 vid = created.json()["id"]
             elif guesses % 3 == 0:
                 assert api.create(PHONE).status_code == 201  # a resend, same streak
+        print("\nwaits before each of 20 wrong guesses (s):", [round(w, 2) for w in waits])
         # The first five failures are free; after them each check waits longer, up to the cap.
         assert max(waits[:5]) < 0.05
         assert waits[6] > waits[5] * 1.5
