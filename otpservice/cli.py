@@ -223,6 +223,26 @@ def cmd_balance(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def openapi_document() -> dict[str, Any]:
+    """The app's OpenAPI document, as served at /schema/openapi.json."""
+    from otpservice.app import create_app
+
+    app = create_app(load_settings({}, development=True))
+    document: dict[str, Any] = app.openapi_schema.to_schema()
+    return document
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    import json
+
+    text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otpservice", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -244,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
     balance = sub.add_parser("balance", help="print the provider balance")
     balance.set_defaults(func=cmd_balance)
+    openapi = sub.add_parser("openapi", help="write the OpenAPI document (the contract)")
+    openapi.add_argument("--output", default="openapi/openapi.json")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 

@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
+from otpservice.api import openapi as spec
 from otpservice.api.auth import provide_admin, provide_client
 from otpservice.api.schemas import (
     BalanceOut,
@@ -65,6 +66,7 @@ class Verifications(Controller):
     @post(
         "/",
         status_code=201,
+        responses=spec.CREATE,
         summary="Send a code",
         description="Sends a code by SMS. A second request for the same phone and purpose "
         "while one is pending is a resend: same id, a new code, the old one stops working.",
@@ -82,7 +84,12 @@ class Verifications(Controller):
         verification, _ = await service.create(client, request, idempotency_key)
         return VerificationOut.of(verification)
 
-    @post("/check", status_code=200, summary="Check a code by phone and purpose")
+    @post(
+        "/check",
+        status_code=200,
+        responses=spec.CHECK_BY_PHONE,
+        summary="Check a code by phone and purpose",
+    )
     async def check_by_phone(
         self, data: CheckByPhone, client: ClientKey, service: VerificationService
     ) -> CheckOut:
@@ -91,7 +98,12 @@ class Verifications(Controller):
         )
         return CheckOut.of(result)
 
-    @post("/{verification_id:str}/check", status_code=200, summary="Check a code")
+    @post(
+        "/{verification_id:str}/check",
+        status_code=200,
+        responses=spec.CHECK,
+        summary="Check a code",
+    )
     async def check(
         self,
         verification_id: VerificationId,
@@ -102,19 +114,28 @@ class Verifications(Controller):
         result = await service.check(client, verification_id, data.code, data.client_ip)
         return CheckOut.of(result)
 
-    @get("/{verification_id:str}", summary="Get a pending verification")
+    @get("/{verification_id:str}", responses=spec.READ, summary="Get a pending verification")
     async def fetch(
         self, verification_id: VerificationId, client: ClientKey, service: VerificationService
     ) -> VerificationOut:
         return VerificationOut.of(await service.get(client, verification_id))
 
-    @delete("/{verification_id:str}", status_code=204, summary="Cancel a verification")
+    @delete(
+        "/{verification_id:str}",
+        status_code=204,
+        responses=spec.READ,
+        summary="Cancel a verification",
+    )
     async def cancel(
         self, verification_id: VerificationId, client: ClientKey, service: VerificationService
     ) -> None:
         await service.cancel(client, verification_id)
 
-    @get("/{verification_id:str}/delivery", summary="Delivery status of the last SMS")
+    @get(
+        "/{verification_id:str}/delivery",
+        responses=spec.DELIVERY,
+        summary="Delivery status of the last SMS",
+    )
     async def delivery(
         self, verification_id: VerificationId, client: ClientKey, service: VerificationService
     ) -> DeliveryOut:
@@ -133,7 +154,7 @@ class Provider(Controller):
     tags = ["provider"]
     dependencies = {"client": Provide(provide_admin)}
 
-    @get("/balance", summary="Provider balance (admin key)")
+    @get("/balance", responses=spec.BALANCE, summary="Provider balance (admin key)")
     async def balance(self, client: ClientKey, service: VerificationService) -> BalanceOut:
         b = await service.balance()
         return BalanceOut(local_sms=b.local_sms, international_tl=b.international_tl)

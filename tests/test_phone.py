@@ -1,0 +1,48 @@
+"""Phone parsing with libphonenumber: one number however it is typed; anything else refused."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otpservice.domain.phone import parse_phone
+from otpservice.errors import InvalidPhone
+
+
+@pytest.mark.parametrize(
+    "typed", ["05321234567", "905321234567", "+90 532 123 45 67", "+905321234567", "0532 123 4567"]
+)
+def test_turkish_forms_are_one_number(typed: str) -> None:
+    phone = parse_phone(typed, "TR")
+    assert phone.e164 == "+905321234567"
+    assert phone.region == "TR"
+    assert phone.digits == "905321234567"
+
+
+def test_mask_keeps_country_code_three_digits_and_last_two() -> None:
+    assert parse_phone("+905321234567", "TR").masked == "+90532*****67"
+
+
+def test_prefix_drops_the_last_digits() -> None:
+    assert parse_phone("+905321234567", "TR").prefix(4) == "90532123"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["", "123", "+90 212 123 45 67", "0532\x001234567", "+1" + "9" * 40, "not a number", "٠٥٣٢"],
+)
+def test_invalid_or_non_mobile_numbers_are_refused(typed: str) -> None:
+    with pytest.raises(InvalidPhone):
+        parse_phone(typed, "TR")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=40))
+def test_parsing_any_text_either_succeeds_with_e164_or_raises_invalid_phone(raw: str) -> None:
+    try:
+        phone = parse_phone(raw, "TR")
+    except InvalidPhone:
+        return
+    assert phone.e164.startswith("+") and phone.e164[1:].isdigit()
+    assert parse_phone(phone.e164, "TR") == phone
