@@ -149,6 +149,7 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         state=None,
         debug=False,
+        logging_config=None,  # configure_logging owns the root logger (structlog, redaction)
     )
     # Outside the router, so unmatched paths get a request id, a log line and a count too.
     app.asgi_handler = RequestObservability(
