@@ -83,4 +83,3 @@ def test_request_id_from_header_when_sane_else_generated() -> None:
         assert len(generated) == 32
         assert int(generated, 16) >= 0
     assert len(request_id_of({"headers": []})) == 32
-

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.ops.conftest import WEB_KEY, Api, Sim, service_env
+from tests.ops.conftest import Api, Sim, service_env
 from tests.support.servers import ServiceServer, free_port, wait_for_port
 
 PHONE = "+905321234567"
@@ -152,8 +152,18 @@ def test_several_workers_report_together(redis_url: str, sim: Sim, tmp_path) -> 
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "otpservice", "serve", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "otpservice",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -176,6 +186,3 @@ def test_several_workers_report_together(redis_url: str, sim: Sim, tmp_path) -> 
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
-
-
-_ = WEB_KEY
