@@ -1,1 +1,1 @@
-"""SMS provider adapters."""
+"""SMS provider adapters implementing ``otpservice.domain.ports.SmsGateway``."""

@@ -1,0 +1,573 @@
+"""``SmsGateway`` over the Turkey SMS API v3.
+
+Secrets (the API key, message texts, OTP codes) are kept out of everything httpx can
+see or log: query-string secrets travel in a request extension and are merged into
+the URL only by ``_SecretQueryTransport`` right before the wire, so the ``Request``
+httpx logs and attaches to responses never holds them. A logging filter on the httpx
+and httpcore loggers redacts ``api_key=``/``text=``/``otp_code=`` as a second line of
+defence, and every body snippet put into an error goes through ``Redactor``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar
+from urllib.parse import quote, quote_plus
+
+import httpx
+import structlog
+
+from otpservice.domain.ports import Balance, Delivery, Lang, SentSms
+from otpservice.errors import ProviderError
+
+from . import wire
+from .errors import (
+    ProviderProtocolError,
+    ProviderUnreachable,
+    TurkeySmsRefusal,
+    error_for_code,
+    known_codes,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ProviderTimeouts",
+    "Redactor",
+    "TurkeySmsClient",
+    "install_log_redaction",
+    "mask_msisdn",
+]
+
+DEFAULT_BASE_URL: Final = "https://turkeysms.com.tr/api/v3"
+LANG_CODES: Final = {Lang.EN: 0, Lang.TR: 1, Lang.AR: 2}
+_SECRET_EXT: Final = "otpservice.secret_query"  # noqa: S105 - a name, not a secret
+_SECRET_FIELDS: Final = "api_key|otp_code|text"  # noqa: S105 - field names
+_BACKOFF_BASE: Final = 0.1
+_BACKOFF_CAP: Final = 1.0
+# Codes that mean "sent" or "checked"; paired with result=false they are contradictions.
+_SUCCESSISH: Final = frozenset({"TS-1022", "TS-1023", "TS-1024", "TS-1064"})
+
+log = structlog.get_logger("otpservice.provider")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTimeouts:
+    """Seconds. ``total`` bounds a whole call including retries and backoff."""
+
+    connect: float = 3.0
+    read: float = 10.0
+    total: float = 15.0
+
+
+# --- redaction ------------------------------------------------------------------------
+
+_JSON_FIELD = re.compile(rf'("(?:{_SECRET_FIELDS})"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}}\s]*)')
+_QUERY_FIELD = re.compile(rf"((?:^|[?&;\s])(?:{_SECRET_FIELDS})=)[^&\s\"']*")
+_PRINT_R_FIELD = re.compile(rf"(\[(?:{_SECRET_FIELDS})\]\s*=>\s?)[^\r\n]*")
+
+
+class Redactor:
+    """Removes secret fields by name, plus any literal secret it was given."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        literals: set[str] = set()
+        for s in secrets:
+            if s and len(s) >= 4:
+                literals.update({s, quote(s, safe=""), quote_plus(s)})
+        # Longest first, so a secret containing another is removed whole.
+        self._literals = sorted(literals, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        text = _JSON_FIELD.sub(r'\1"***"', text)
+        text = _QUERY_FIELD.sub(r"\1***", text)
+        text = _PRINT_R_FIELD.sub(r"\1***", text)
+        for s in self._literals:
+            text = text.replace(s, "***")
+        return text
+
+    def snippet(self, body: bytes, limit: int = 160) -> str:
+        """A redacted, truncated, printable view of a body for error messages."""
+        text = self(body[: limit * 4].decode("utf-8", errors="replace"))
+        text = re.sub(r"\s+", " ", text).strip()
+        return text[:limit]
+
+
+_NAME_REDACTOR: Final = Redactor()
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a record's final message with secret query/body fields redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is not ours to fix; let logging report it
+            return True
+        redacted = _NAME_REDACTOR(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_FILTER: Final = _RedactingFilter()
+_FILTERED_LOGGERS: Final = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
+def install_log_redaction() -> None:
+    """Attach the redacting filter to the httpx/httpcore loggers (idempotent).
+
+    Logger filters do not apply to records propagated from child loggers, hence the
+    explicit list of httpcore's children.
+    """
+    for name in _FILTERED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def mask_msisdn(msisdn: str) -> str:
+    """Country code and first three digits, then stars, then the last two digits."""
+    if not msisdn.isdigit():
+        return "*" * len(msisdn)
+    cc_len = _country_code_length(msisdn)
+    keep_head = cc_len + 3
+    if len(msisdn) <= keep_head + 2:
+        return msisdn[:2] + "*" * (len(msisdn) - 2)
+    return msisdn[:keep_head] + "*" * (len(msisdn) - keep_head - 2) + msisdn[-2:]
+
+
+def _country_code_length(msisdn: str) -> int:
+    if msisdn.startswith("90"):
+        return 2
+    try:
+        import phonenumbers
+
+        return len(str(phonenumbers.parse("+" + msisdn).country_code))
+    except Exception:  # unparsable: mask as if a one-digit code, which keeps the least
+        return 1
+
+
+# --- transport ------------------------------------------------------------------------
+
+
+class _SecretQueryTransport(httpx.AsyncBaseTransport):
+    """Merges the secret query parameters into the URL on the way to the wire only."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        secrets = request.extensions.get(_SECRET_EXT)
+        if not secrets:
+            return await self._inner.handle_async_request(request)
+        extensions = {k: v for k, v in request.extensions.items() if k != _SECRET_EXT}
+        wire_request = httpx.Request(
+            request.method,
+            request.url.copy_merge_params(secrets),
+            headers=request.headers,
+            stream=request.stream,
+            extensions=extensions,
+        )
+        return await self._inner.handle_async_request(wire_request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+# --- client ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _CallLog:
+    operation: str
+    mobile: str | None = None
+    attempts: int = 0
+    http_status: int | None = None
+    result_code: str | None = None
+    parts: int | None = None
+    sent_possible: bool = False
+
+
+class TurkeySmsClient:
+    """Async client for the Turkey SMS API v3; implements ``SmsGateway``.
+
+    One ``httpx.AsyncClient`` per instance (a reused connection pool); close it with
+    ``aclose()`` or use the instance as an async context manager.
+
+    Retries: a send is retried only when the connection could not be made (the
+    request provably never left); anything after that may have sent the SMS, so it is
+    reported with ``may_have_sent=True`` and never repeated here. TS-1060 is not
+    retried either (``retry_after=60``). Status and balance checks are harmless to
+    repeat and retry on any transport error or unreadable 5xx.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        sender_id: str = "",
+        timeouts: ProviderTimeouts = ProviderTimeouts(),  # frozen: safe to share
+        transport: httpx.AsyncBaseTransport | None = None,
+        use_get_for_sms: bool = False,
+        retries: int = 2,
+    ) -> None:
+        install_log_redaction()
+        self._api_key = api_key
+        self._sender_id = sender_id
+        self._timeouts = timeouts
+        self._use_get_for_sms = use_get_for_sms
+        self._retries = max(0, retries)
+        self._base = base_url.rstrip("/")
+        inner = transport or httpx.AsyncHTTPTransport(retries=0)
+        self._http = httpx.AsyncClient(
+            transport=_SecretQueryTransport(inner),
+            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect, pool=timeouts.connect),
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": "otpservice-turkeysms/1"},
+        )
+
+    def __repr__(self) -> str:
+        return f"TurkeySmsClient(base_url={self._base!r}, sender_id={self._sender_id!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- operations ---------------------------------------------------------------------
+
+    async def send_otp(self, msisdn: str, *, digits: int, lang: Lang) -> SentSms:
+        """Provider-generated code. A numeric ``otp_code`` is zero-padded to ``digits``."""
+        if digits not in (4, 5, 6):
+            raise ValueError("digits must be 4, 5 or 6")
+        params = {
+            "mobile": msisdn,
+            "digits": str(digits),
+            "report": "1",
+            "lang": str(LANG_CODES[lang]),
+            "response_type": "json",
+        }
+        async with self._logged("send_otp", msisdn) as call:
+            status, data, red = await self._exchange(
+                call,
+                "GET",
+                "/otp/otp_get.php",
+                params=params,
+                secret_query={"api_key": self._api_key},
+                is_send=True,
+            )
+            reply = self._convert(data, wire.SendReply, status, red, call)
+            self._judge(reply.result, reply.result_code, wire.SEND_OK, status, data, red, call)
+            code = wire.otp_code_text(reply.otp_code, digits)
+            if code is None:
+                raise self._protocol("success without a readable otp_code", status, data, red, call)
+            return self._sent(reply, status, data, red, call, otp_code=code)
+
+    async def send_sms(self, msisdn: str, text: str, *, lang: Lang) -> SentSms:
+        """Send our own text (POST JSON; the GET form if ``use_get_for_sms``)."""
+        lang_code = LANG_CODES[lang]
+        async with self._logged("send_sms", msisdn) as call:
+            if self._use_get_for_sms:
+                status, data, red = await self._exchange(
+                    call,
+                    "GET",
+                    "/get/get.php",
+                    params={
+                        "title": self._sender_id,
+                        "mobile": msisdn,
+                        "report": "1",
+                        "lang": str(lang_code),
+                        "response_type": "json",
+                    },
+                    secret_query={"api_key": self._api_key, "text": text},
+                    is_send=True,
+                    extra_secrets=(text,),
+                )
+            else:
+                body = {
+                    "api_key": self._api_key,
+                    "title": self._sender_id,
+                    "text": text,
+                    "sentto": msisdn,
+                    "report": 1,
+                    "sms_lang": lang_code,
+                    "response_type": "json",
+                    "content_type": 0,
+                }
+                status, data, red = await self._exchange(
+                    call,
+                    "POST",
+                    "/gonder/add-content",
+                    json=body,
+                    is_send=True,
+                    extra_secrets=(text,),
+                )
+            reply = self._convert(data, wire.SendReply, status, red, call)
+            self._judge(reply.result, reply.result_code, wire.SEND_OK, status, data, red, call)
+            return self._sent(reply, status, data, red, call, otp_code=None)
+
+    async def delivery(self, sms_id: str) -> Delivery:
+        """Delivery report. ``result: false`` with a delivery code is still a report."""
+        async with self._logged("delivery", None) as call:
+            status, data, red = await self._exchange(
+                call,
+                "POST",
+                "/sms-durumu/sms_durumu.php",
+                params={"sms_id": sms_id, "response_type": "json"},
+                secret_query={"api_key": self._api_key},
+                is_send=False,
+            )
+            reply = self._convert(data, wire.StatusReply, status, red, call)
+            result_code = wire.as_code(reply.result_code)
+            status_code = wire.as_code(reply.sms_status_code)
+            status_text = wire.as_text(reply.sms_status)
+            is_report = status_code in ("TS-1022", "TS-1023", "TS-1024")
+            if not (is_report and result_code in (None, *wire.STATUS_OK)):
+                self._judge(
+                    reply.result, reply.result_code, wire.STATUS_OK, status, data, red, call
+                )
+            call.result_code = status_code or result_code
+            return Delivery(
+                state=wire.delivery_state(status_code, status_text),
+                operator=wire.as_text(reply.operator),
+                sent_at=wire.sent_at(reply.date_of_sending, reply.time_of_sending),
+                provider_code=status_code,
+            )
+
+    async def balance(self) -> Balance:
+        async with self._logged("balance", None) as call:
+            status, data, red = await self._exchange(
+                call,
+                "POST",
+                "/bakiye_sorgulama/add-content",
+                json={"api_key": self._api_key, "response_type": "json"},
+                is_send=False,
+            )
+            reply = self._convert(data, wire.BalanceReply, status, red, call)
+            self._judge(reply.result, reply.result_code, wire.BALANCE_OK, status, data, red, call)
+            local = wire.as_int(reply.local_balance_sms)
+            intl = wire.as_float(reply.international_balance_tl)
+            if local is None or intl is None:
+                raise self._protocol("balance fields missing", status, data, red, call)
+            return Balance(local_sms=local, international_tl=intl)
+
+    # -- machinery ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _logged(self, operation: str, msisdn: str | None) -> AsyncIterator[_CallLog]:
+        """One ``provider.call`` event per operation, whatever happens."""
+        call = _CallLog(operation, mobile=None if msisdn is None else mask_msisdn(msisdn))
+        started = time.perf_counter()
+        outcome, level, extra = "ok", "info", {}
+        try:
+            yield call
+        except ProviderError as exc:
+            outcome, level = type(exc).__name__, "warning"
+            extra = {"may_have_sent": exc.may_have_sent, "fault": exc.fault.value}
+            call.result_code = call.result_code or exc.result_code
+            raise
+        except BaseException as exc:
+            outcome, level = type(exc).__name__, "warning"
+            raise
+        finally:
+            fields: dict[str, Any] = {
+                "operation": operation,
+                "result_code": call.result_code,
+                "http_status": call.http_status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "parts": call.parts,
+                "attempts": call.attempts,
+                "outcome": outcome,
+                **extra,
+            }
+            if call.mobile is not None:
+                fields["mobile"] = call.mobile
+            getattr(log, level)("provider.call", **fields)
+
+    async def _exchange(
+        self,
+        call: _CallLog,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Mapping[str, Any] | None = None,
+        secret_query: Mapping[str, str] | None = None,
+        is_send: bool,
+        extra_secrets: Iterable[str] = (),
+    ) -> tuple[int, dict[str, Any], Redactor]:
+        """One HTTP exchange with the retry policy and the total deadline applied."""
+        redact = Redactor((self._api_key, *extra_secrets))
+        try:
+            async with asyncio.timeout(self._timeouts.total):
+                status, data = await self._attempts(
+                    call, method, path, params, json, secret_query, is_send, redact
+                )
+                return status, data, redact
+        except TimeoutError:
+            raise ProviderProtocolError(
+                f"no answer within {self._timeouts.total:g} s",
+                status=call.http_status,
+                may_have_sent=is_send and call.sent_possible,
+            ) from None
+
+    async def _attempts(
+        self,
+        call: _CallLog,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        json: Mapping[str, Any] | None,
+        secret_query: Mapping[str, str] | None,
+        is_send: bool,
+        redact: Redactor,
+    ) -> tuple[int, dict[str, Any]]:
+        extensions = {_SECRET_EXT: dict(secret_query)} if secret_query else None
+        while True:
+            call.attempts += 1
+            can_retry = call.attempts <= self._retries
+            request = self._http.build_request(
+                method, self._base + path, params=params, json=json, extensions=extensions
+            )
+            call.sent_possible = True
+            try:
+                response = await self._http.send(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                call.sent_possible = False  # never connected: nothing left
+                if can_retry:
+                    await self._backoff(call.attempts)
+                    continue
+                raise ProviderUnreachable(
+                    redact(f"{type(exc).__name__}: {exc}")[:160], attempts=call.attempts
+                ) from None
+            except httpx.TransportError as exc:  # timeouts, resets, truncated streams
+                if can_retry and not is_send:
+                    await self._backoff(call.attempts)
+                    continue
+                raise ProviderProtocolError(
+                    redact(f"{type(exc).__name__}: {exc}")[:160], may_have_sent=is_send
+                ) from None
+            call.http_status = response.status_code
+            try:
+                return response.status_code, wire.decode_body(response.content)
+            except wire.WireError as exc:
+                if can_retry and not is_send and response.status_code >= 500:
+                    await self._backoff(call.attempts)
+                    continue
+                raise ProviderProtocolError(
+                    str(exc),
+                    status=response.status_code,
+                    snippet=redact.snippet(response.content),
+                    may_have_sent=is_send,
+                ) from None
+
+    @staticmethod
+    async def _backoff(attempt: int) -> None:
+        delay = min(_BACKOFF_BASE * 2 ** (attempt - 1), _BACKOFF_CAP)
+        await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter only
+
+    @staticmethod
+    def _convert(
+        data: dict[str, Any], kind: type[T], status: int, red: Redactor, call: _CallLog
+    ) -> T:
+        try:
+            return wire.convert(data, kind)
+        except wire.WireError as exc:
+            raise ProviderProtocolError(
+                str(exc),
+                status=status,
+                snippet=_snip(data, red),
+                may_have_sent=call.operation.startswith("send"),
+            ) from None
+
+    def _judge(
+        self,
+        result: wire.Loose,
+        result_code: wire.Loose,
+        ok_codes: frozenset[str],
+        status: int,
+        data: dict[str, Any],
+        red: Redactor,
+        call: _CallLog,
+    ) -> None:
+        """Success or failure by ``result`` and ``result_code``; the HTTP status is ignored."""
+        code = wire.as_code(result_code)
+        call.result_code = code
+        ok = wire.as_bool(result)
+        if ok is None and code is not None:
+            ok = code in ok_codes or (False if code in known_codes() else None)
+        is_send = call.operation.startswith("send")
+        if ok is True:
+            if code is None or code in ok_codes:
+                return
+            if code in known_codes():  # result true yet a failure code: trust neither
+                raise error_for_code(code)(may_have_sent=is_send)
+            raise self._protocol(f"unknown result code {code}", status, data, red, call)
+        if ok is False and code is not None and code in known_codes():
+            cls: type[TurkeySmsRefusal] = error_for_code(code)
+            if code in _SUCCESSISH:
+                raise cls(may_have_sent=is_send and cls.sent_by_default)
+            raise cls()
+        reason = "no result field" if ok is None else "failure without a known result code"
+        raise self._protocol(reason, status, data, red, call)
+
+    @staticmethod
+    def _protocol(
+        reason: str, status: int, data: dict[str, Any], red: Redactor, call: _CallLog
+    ) -> ProviderProtocolError:
+        return ProviderProtocolError(
+            reason,
+            status=status,
+            snippet=_snip(data, red),
+            result_code=call.result_code,
+            may_have_sent=call.operation.startswith("send"),
+        )
+
+    def _sent(
+        self,
+        reply: wire.SendReply,
+        status: int,
+        data: dict[str, Any],
+        red: Redactor,
+        call: _CallLog,
+        *,
+        otp_code: str | None,
+    ) -> SentSms:
+        sms_id = wire.as_text(reply.sms_id)
+        if sms_id is None:
+            raise self._protocol("success without sms_id", status, data, red, call)
+        parts = max(1, wire.as_int(reply.number_of_sms) or 1)
+        call.parts = parts
+        return SentSms(sms_id=sms_id, parts=parts, otp_code=otp_code)
+
+
+def _snip(data: dict[str, Any], red: Redactor) -> str:
+    """A redacted one-line view of a decoded reply (secret fields by name, too)."""
+    safe = {k: ("***" if k in ("api_key", "otp_code", "text") else v) for k, v in data.items()}
+    return red.snippet(repr(safe).encode())

@@ -1,0 +1,1 @@
+"""Turkey SMS provider: client contract tests against the simulator, wire fixtures."""
