@@ -197,7 +197,25 @@ class SentinelProcesses:
         node.close()
         return after
 
+    def wait_replica_online(self, timeout: float = 60) -> None:
+        """Until the current primary has an online replica (the old primary, rejoined)."""
+        node = redis.Redis(port=self.master_port(), decode_responses=True)
+
+        def online() -> bool:
+            info = node.info("replication")
+            return any(
+                isinstance(v, dict) and v.get("state") == "online"
+                for k, v in info.items()
+                if k.startswith("slave")
+            )
+
+        try:
+            _wait(online, timeout, "a replica to come online")
+        finally:
+            node.close()
+
     def flush(self) -> None:
+        self.wait_replica_online()
         client = redis.Redis(port=self.master_port())
         client.flushall()
         client.execute_command("WAIT", 1, 2000)
