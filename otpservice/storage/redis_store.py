@@ -128,13 +128,21 @@ class RedisStore:
         try:
             if not await self.redis.ping():
                 return False
-            shas = [script.sha for script in self._scripts.values()]
-            exists = await self.redis.script_exists(*shas)
-            if isinstance(exists, dict):  # cluster: per node
-                return all(all(v) for v in exists.values())
-            return all(exists)
-        except RedisError:
+            if await self._scripts_loaded():
+                return True
+            # A restarted or newly promoted Redis has an empty script cache. Load it here:
+            # readiness must not wait for traffic that a not-ready instance never gets.
+            await self.load_scripts()
+            return await self._scripts_loaded()
+        except (RedisError, StorageUnavailable):
             return False
+
+    async def _scripts_loaded(self) -> bool:
+        shas = [script.sha for script in self._scripts.values()]
+        exists = await self.redis.script_exists(*shas)
+        if isinstance(exists, dict):  # cluster: per node
+            return all(all(v) for v in exists.values())
+        return all(exists)
 
     async def load_scripts(self) -> None:
         try:
