@@ -251,12 +251,22 @@ async def _check(settings: Settings) -> list[str]:
     return problems
 
 
+def _quiet_logs(settings: Settings) -> None:
+    """One-shot commands print their findings themselves; only errors go to the log (stderr)."""
+    from otpservice.observability.logging import configure_logging
+
+    configure_logging(
+        settings.log_format, "ERROR", secrets=(settings.secret, settings.provider_api_key)
+    )
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     try:
         settings = _load()
     except ConfigError as exc:
         print(f"config: {exc}")
         return 1
+    _quiet_logs(settings)
     problems = asyncio.run(_check(settings))
     for line in problems:
         print(line)
@@ -272,6 +282,7 @@ def cmd_balance(args: argparse.Namespace) -> int:
         )
     except ConfigError as exc:
         return _fail(str(exc))
+    _quiet_logs(settings)
     from otpservice.app import make_gateway
 
     async def run() -> int:
