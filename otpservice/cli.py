@@ -88,6 +88,7 @@ def _serve_granian(args: argparse.Namespace) -> None:
         },
         log_access=False,
         workers_kill_timeout=GRACEFUL_SECONDS,
+        respawn_failed_workers=True,  # a crashed worker comes back, as with uvicorn
     ).serve()
 
 

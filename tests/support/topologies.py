@@ -288,12 +288,34 @@ def tls_files(directory: Path) -> dict[str, Path]:
         subprocess.run([OPENSSL, *map(str, args)], check=True, capture_output=True, timeout=60)
 
     new_key = ("-newkey", "rsa:2048", "-nodes")
-    run("req", "-x509", *new_key, "-days", "1", "-subj", "/CN=otp-test-ca",
-        "-keyout", paths["ca_key"], "-out", paths["ca"])  # fmt: skip
+    run(
+        "req",
+        "-x509",
+        *new_key,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=otp-test-ca",
+        "-keyout",
+        paths["ca_key"],
+        "-out",
+        paths["ca"],
+    )
     run("req", *new_key, "-subj", "/CN=127.0.0.1", "-keyout", paths["key"], "-out", paths["csr"])
     ca = ("-CA", paths["ca"], "-CAkey", paths["ca_key"], "-CAcreateserial")
-    run("x509", "-req", "-in", paths["csr"], *ca, "-days", "1", "-extfile", paths["ext"],
-        "-out", paths["cert"])  # fmt: skip
+    run(
+        "x509",
+        "-req",
+        "-in",
+        paths["csr"],
+        *ca,
+        "-days",
+        "1",
+        "-extfile",
+        paths["ext"],
+        "-out",
+        paths["cert"],
+    )
     return paths
 
 
