@@ -20,6 +20,7 @@ from otpservice import __version__
 from otpservice.api.health import healthz, readyz
 from otpservice.api.metrics import metrics_endpoint
 from otpservice.api.problems import EXCEPTION_HANDLERS
+from otpservice.api.twilio import twilio_router
 from otpservice.api.v1 import v1_router
 from otpservice.config import Settings, load_settings
 from otpservice.domain.ports import SmsGateway
@@ -142,7 +143,14 @@ def create_app(
         secrets=(settings.secret, settings.provider_api_key),
     )
     app = Litestar(
-        route_handlers=[v1_router(), healthz, readyz, metrics_endpoint, *extra_handlers],
+        route_handlers=[
+            v1_router(),
+            twilio_router(),
+            healthz,
+            readyz,
+            metrics_endpoint,
+            *extra_handlers,
+        ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),

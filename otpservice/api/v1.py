@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Router, delete, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi.spec import Example
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter
 
 from otpservice.api import openapi as spec
 from otpservice.api.auth import provide_admin, provide_client
@@ -27,8 +27,8 @@ from otpservice.domain.service import CreateRequest, VerificationService
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         required=False,
         min_length=1,
         max_length=255,
@@ -37,7 +37,7 @@ IdempotencyKey = Annotated[
 ]
 VerificationId = Annotated[
     str,
-    Parameter(
+    PathParameter(
         min_length=1,
         max_length=128,
         description="The verification's id.",
@@ -47,7 +47,7 @@ VerificationId = Annotated[
 
 
 def provide_service(request: Request[Any, Any, Any]) -> VerificationService:
-    service: VerificationService = request.app.state.service
+    service: NamedDependency[VerificationService] = request.app.state.service
     return service
 
 
@@ -73,9 +73,9 @@ class Verifications(Controller):
     )
     async def create(
         self,
-        data: CreateVerification,
-        client: ClientKey,
-        service: VerificationService,
+        data: JSONBody[CreateVerification],
+        client: NamedDependency[ClientKey],
+        service: NamedDependency[VerificationService],
         idempotency_key: IdempotencyKey = None,
     ) -> VerificationOut:
         request = CreateRequest(
@@ -91,7 +91,10 @@ class Verifications(Controller):
         summary="Check a code by phone and purpose",
     )
     async def check_by_phone(
-        self, data: CheckByPhone, client: ClientKey, service: VerificationService
+        self,
+        data: JSONBody[CheckByPhone],
+        client: NamedDependency[ClientKey],
+        service: NamedDependency[VerificationService],
     ) -> CheckOut:
         result = await service.check_by_phone(
             client, data.phone, data.purpose, data.code, data.client_ip
@@ -107,16 +110,19 @@ class Verifications(Controller):
     async def check(
         self,
         verification_id: VerificationId,
-        data: CheckCode,
-        client: ClientKey,
-        service: VerificationService,
+        data: JSONBody[CheckCode],
+        client: NamedDependency[ClientKey],
+        service: NamedDependency[VerificationService],
     ) -> CheckOut:
         result = await service.check(client, verification_id, data.code, data.client_ip)
         return CheckOut.of(result)
 
     @get("/{verification_id:str}", responses=spec.READ, summary="Get a pending verification")
     async def fetch(
-        self, verification_id: VerificationId, client: ClientKey, service: VerificationService
+        self,
+        verification_id: VerificationId,
+        client: NamedDependency[ClientKey],
+        service: NamedDependency[VerificationService],
     ) -> VerificationOut:
         return VerificationOut.of(await service.get(client, verification_id))
 
@@ -127,7 +133,10 @@ class Verifications(Controller):
         summary="Cancel a verification",
     )
     async def cancel(
-        self, verification_id: VerificationId, client: ClientKey, service: VerificationService
+        self,
+        verification_id: VerificationId,
+        client: NamedDependency[ClientKey],
+        service: NamedDependency[VerificationService],
     ) -> None:
         await service.cancel(client, verification_id)
 
@@ -137,7 +146,10 @@ class Verifications(Controller):
         summary="Delivery status of the last SMS",
     )
     async def delivery(
-        self, verification_id: VerificationId, client: ClientKey, service: VerificationService
+        self,
+        verification_id: VerificationId,
+        client: NamedDependency[ClientKey],
+        service: NamedDependency[VerificationService],
     ) -> DeliveryOut:
         d = await service.delivery(client, verification_id)
         return DeliveryOut(
@@ -155,7 +167,9 @@ class Provider(Controller):
     dependencies = {"client": Provide(provide_admin)}
 
     @get("/balance", responses=spec.BALANCE, summary="Provider balance (admin key)")
-    async def balance(self, client: ClientKey, service: VerificationService) -> BalanceOut:
+    async def balance(
+        self, client: NamedDependency[ClientKey], service: NamedDependency[VerificationService]
+    ) -> BalanceOut:
         b = await service.balance()
         return BalanceOut(local_sms=b.local_sms, international_tl=b.international_tl)
 
