@@ -232,12 +232,12 @@ class SentinelProcesses:
 
 @contextlib.contextmanager
 def acl_redis(directory: Path, user: str, password: str) -> Iterator[RedisProcess]:
-    """A redis-server whose default user is off; only ``user``/``password`` may connect."""
+    """A redis-server whose default user is off; ``user``/``password`` may use ``otp:*``."""
     server = RedisProcess(
         directory,
         args=(
             *("--user", "default", "off"),
-            *("--user", user, "on", f">{password}", "~*", "&*", "+@all"),
+            *("--user", user, "on", f">{password}", "~otp:*", "&*", "+@all"),
         ),
     )
     # RedisProcess.start pings without a password: start it by hand.
