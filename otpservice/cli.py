@@ -228,16 +228,33 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check(settings: Settings) -> list[str]:
+async def _check(settings: Settings) -> tuple[list[str], list[str]]:
+    """(problems, warnings) as printable lines."""
     from otpservice.app import make_gateway
     from otpservice.storage.connect import connect_redis
+    from otpservice.storage.inspect import redis_findings
+    from otpservice.storage.redis_store import RedisStore
 
     problems: list[str] = []
     redis = connect_redis(settings)
     try:
-        await redis.ping()
+        store = RedisStore(
+            redis,
+            settings.limits,
+            code_ttl_seconds=settings.code_ttl_seconds,
+            max_checks=settings.max_checks,
+            max_sends=settings.max_sends,
+            resend_cooldown_seconds=settings.resend_cooldown_seconds,
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        )
+        found, warned = await redis_findings(
+            redis, store, wait_replicas=settings.redis_wait_replicas
+        )
+        problems += [f"redis: {line}" for line in found]
+        warnings = [f"warning: redis: {line}" for line in warned]
     except Exception as exc:
         problems.append(f"redis: cannot reach it ({type(exc).__name__})")
+        warnings = []
     finally:
         await redis.aclose()
     gateway: Any = make_gateway(settings)
@@ -249,7 +266,7 @@ async def _check(settings: Settings) -> list[str]:
         problems.append(f"provider: {getattr(exc, 'code', type(exc).__name__)}: {exc}")
     finally:
         await gateway.aclose()
-    return problems
+    return problems, warnings
 
 
 def _quiet_logs(settings: Settings) -> None:
@@ -268,8 +285,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"config: {exc}")
         return 1
     _quiet_logs(settings)
-    problems = asyncio.run(_check(settings))
-    for line in problems:
+    problems, warnings = asyncio.run(_check(settings))
+    for line in [*problems, *warnings]:
         print(line)
     if not problems:
         print("ok: configuration valid, Redis reachable, provider answers")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import redis
 
 from tests.ops.conftest import PROVIDER_KEY, SECRET, Sim, service_env
-from tests.support.servers import free_port
+from tests.support.servers import RedisProcess, free_port
 
 
 def run(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -21,10 +24,40 @@ def run(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_check_passes_on_a_good_setup(redis_url: str, sim: Sim) -> None:
-    result = run("check", service_env(redis_url, sim))
+def test_check_passes_on_a_good_setup(tmp_path: Path, sim: Sim) -> None:
+    durable = RedisProcess(tmp_path / "aof", args=("--appendonly", "yes")).start()
+    try:
+        result = run("check", service_env(durable.url, sim))
+    finally:
+        durable.stop()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip().startswith("ok:")
+    assert result.stdout.splitlines() == [
+        "ok: configuration valid, Redis reachable, provider answers"
+    ]
+
+
+def test_check_warns_about_redis_settings_that_risk_data(redis_url: str, sim: Sim) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        result = run("check", service_env(redis_url, sim))  # the test Redis has no AOF
+    finally:
+        client.config_set("maxmemory-policy", "noeviction")
+        client.close()
+    assert result.returncode == 0  # warnings only
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("warning: redis: AOF is off")
+    assert lines[1].startswith("warning: redis: maxmemory-policy is allkeys-lru")
+    assert lines[2].startswith("ok:")
+
+
+def test_check_fails_when_wait_replicas_cannot_be_met(redis_url: str, sim: Sim) -> None:
+    result = run("check", service_env(redis_url, sim, OTP_REDIS_WAIT_REPLICAS="1"))
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0] == (
+        "redis: OTP_REDIS_WAIT_REPLICAS=1 but a primary has 0 connected replica(s): "
+        "every check would answer 503"
+    )
 
 
 def test_check_prints_one_line_per_problem(sim: Sim) -> None:
@@ -54,7 +87,7 @@ def test_check_warns_on_low_balance(redis_url: str, sim: Sim) -> None:
     sim.account(local_balance_sms=42)
     result = run("check", service_env(redis_url, sim, OTP_LOW_BALANCE_SMS="100"))
     assert result.returncode == 1
-    assert result.stdout.strip() == "provider: low balance (42 SMS left)"
+    assert result.stdout.splitlines()[0] == "provider: low balance (42 SMS left)"
 
 
 def test_balance_prints_the_provider_balance(sim: Sim, redis_url: str) -> None:
