@@ -10,6 +10,7 @@ from litestar import Request
 
 from otpservice.config import ClientKey
 from otpservice.errors import Forbidden, Unauthorized
+from otpservice.observability.requests import note_client
 
 MAX_KEY_LENGTH = 256
 
@@ -38,6 +39,7 @@ async def provide_client(request: Request[Any, Any, Any]) -> ClientKey:
     client = find_client(clients, bearer_token(request))
     if client is None:
         raise Unauthorized("Unknown API key.")
+    note_client(request.scope, client.name)
     return client
 
 

@@ -13,6 +13,7 @@ scanners). For every HTTP request it:
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -23,6 +24,7 @@ import structlog
 from otpservice.observability.metrics import Metrics
 
 REQUEST_ID_HEADER = b"x-request-id"
+CLIENT_KEY_IN_SCOPE = "otpservice.client"
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED = "unmatched"
 
@@ -38,6 +40,11 @@ def request_id_of(scope: Scope) -> str:
                 return str(value.decode("ascii"))
             break
     return uuid.uuid4().hex
+
+
+def note_client(scope: Any, name: str) -> None:
+    """Authentication names the caller (its configured name, never its key) for the log."""
+    scope.setdefault("state", {})[CLIENT_KEY_IN_SCOPE] = name
 
 
 def route_of(scope: Scope) -> str:
@@ -86,12 +93,18 @@ class RequestObservability:
                 route = route_of(scope)
                 method = str(scope.get("method", ""))
                 self.metrics.request(method, route, status, seconds)
-                level = "debug" if route in self.skip_log and status < 400 else "info"
+                if status >= 500:
+                    level = logging.WARNING
+                elif route in self.skip_log and status < 400:
+                    level = logging.DEBUG
+                else:
+                    level = logging.INFO
                 log.log(
-                    10 if level == "debug" else 20,
+                    level,
                     "request",
                     method=method,
                     route=route,
                     status=status,
                     duration_ms=round(seconds * 1000, 2),
+                    client=scope.get("state", {}).get(CLIENT_KEY_IN_SCOPE),
                 )

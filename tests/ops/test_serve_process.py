@@ -150,6 +150,11 @@ def test_logs_of_an_end_to_end_flow_carry_no_secret(
     requests = [line for line in lines if line["event"] == "request"]
     assert len(requests) >= 7
     assert all(re.fullmatch(r"[0-9a-f]{32}|trace-abc-1", line["request_id"]) for line in requests)
+    # The request line names the client (its configured name, never its key).
+    first = next(line for line in requests if line["request_id"] == "trace-abc-1")
+    assert first["client"] == "web"
+    assert first["route"] == "/v1/verifications"
+    assert first["status"] == 201
     traced = {line["event"] for line in lines if line.get("request_id") == "trace-abc-1"}
     assert {"request", "verification.sent"} <= traced
     assert any(line.get("phone") == "+90532*****67" for line in lines)
