@@ -31,6 +31,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterProcess
 
 
 @pytest.fixture(scope="session")
+def replicated_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterProcesses]:
+    """3 primaries with one replica each: WAIT on a Cluster."""
+    nodes = ClusterProcesses(tmp_path_factory.mktemp("rcluster"), size=6, replicas=1)
+    try:
+        nodes.start()
+        nodes.wait_replicas_synced()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture(scope="session")
 def sentinel_set(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelProcesses]:
     group = SentinelProcesses(tmp_path_factory.mktemp("sentinel"))
     try:

@@ -109,6 +109,41 @@ def test_cluster_parallel_sends_for_one_number_stay_within_the_limit(
         parallel_sends_stay_within_the_limit(Api(server.url), sim, PHONE, limit=3)
 
 
+def test_cluster_with_replicas_waits_for_the_shard_replica(
+    replicated_cluster: ClusterProcesses, sim: Sim
+) -> None:
+    """DECISIONS 14 on a Cluster: WAIT goes to the shard that holds the verification."""
+    replicated_cluster.flush()
+    env = service_env(
+        replicated_cluster.url,
+        sim,
+        OTP_REDIS_CLUSTER="true",
+        OTP_REDIS_WAIT_REPLICAS="1",
+        OTP_REDIS_WAIT_TIMEOUT_MS="300",
+        **CONCURRENCY_ENV,
+    )
+    with ServiceServer(env) as server:
+        api = Api(server.url)
+        end_to_end(api, sim)
+        twenty_right_answers_approve_once(api, sim, "+905441234567")
+        vid = api.create("+905551234567").json()["id"]
+        code = sim.last_code("905551234567")
+        replicas = replicated_cluster.replica_nodes()
+        assert len(replicas) == 3
+        for node in replicas:
+            assert node.proc is not None
+            os.kill(node.proc.pid, signal.SIGSTOP)
+        try:
+            r = api.check(vid, code)
+            assert r.status_code == 503
+            assert r.json()["code"] == "storage_unavailable"
+        finally:
+            for node in replicas:
+                assert node.proc is not None
+                os.kill(node.proc.pid, signal.SIGCONT)
+        until(lambda: api.check(vid, code).status_code == 200, 10, "approval once acked")
+
+
 # -- Sentinel --------------------------------------------------------------------------------
 
 

@@ -47,9 +47,11 @@ def cluster_port() -> int:
 
 
 class ClusterProcesses:
-    """Three primaries, no replicas, slots spread by ``redis-cli --cluster create``."""
+    """``size`` nodes, slots spread by ``redis-cli --cluster create`` (3 primaries, and
+    ``replicas`` replicas for each)."""
 
-    def __init__(self, directory: Path, size: int = 3) -> None:
+    def __init__(self, directory: Path, size: int = 3, replicas: int = 0) -> None:
+        self.replicas = replicas
         self.nodes = [
             RedisProcess(
                 directory / f"node{i}",
@@ -80,7 +82,7 @@ class ClusterProcesses:
                 "create",
                 *(f"127.0.0.1:{n.port}" for n in self.nodes),
                 "--cluster-replicas",
-                "0",
+                str(self.replicas),
                 "--cluster-yes",
             ],
             check=True,
@@ -97,10 +99,30 @@ class ClusterProcesses:
             client.close()
         return self
 
+    def wait_replicas_synced(self, timeout: float = 30) -> None:
+        for node in self.replica_nodes():
+            client = redis.Redis(port=node.port, decode_responses=True)
+            _wait(
+                lambda c=client: c.info("replication").get("master_link_status") == "up",
+                timeout,
+                "cluster replica in sync",
+            )
+            client.close()
+
+    def replica_nodes(self) -> list[RedisProcess]:
+        out = []
+        for node in self.nodes:
+            client = redis.Redis(port=node.port, decode_responses=True)
+            if client.info("replication")["role"] == "slave":
+                out.append(node)
+            client.close()
+        return out
+
     def flush(self) -> None:
         for node in self.nodes:
             client = redis.Redis(port=node.port)
-            client.flushall()
+            with contextlib.suppress(redis.ReadOnlyError):  # replicas follow their primary
+                client.flushall()
             client.close()
 
     def stop(self) -> None:
