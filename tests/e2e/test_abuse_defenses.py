@@ -367,3 +367,27 @@ def test_pumping_attack_is_contained(
     r = redis.Redis.from_url(redis_url)
     assert r.exists("otp:{g}:pb:90532120") or r.exists("otp:{g}:pb:90532121")
     r.close()
+
+
+def _script_calls(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
+
+
+def test_a_refusal_costs_at_most_two_round_trips_and_no_provider_call(
+    make_service: ServiceFactory, sim: Sim, redis_url: str
+) -> None:
+    r = redis.Redis.from_url(redis_url)
+    with make_service(OTP_LIMIT_CLIENT_MINUTE="1", OTP_LIMIT_PHONE_10M="1") as api:
+        assert api.create(PHONE).status_code == 201
+        r.config_resetstat()
+        assert refused(api.create("+905321110081"), "client_minute")
+        assert _script_calls(r) == 1  # refused by the shared step: one script, nothing else
+        sent = len(sim.all_messages())
+        r.config_resetstat()
+        assert refused(api.as_client(OTHER_KEY).create(PHONE, purpose="x"), "phone_10m")
+        calls = _script_calls(r)
+        # Shared step, per-phone step; the refund of the shared step follows the answer.
+        assert calls in (2, 3)
+        assert len(sim.all_messages()) == sent
+    r.close()
