@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -18,6 +19,7 @@ from litestar.types import ControllerRouterHandler
 from otpservice import __version__
 from otpservice.api.body import JsonRequest
 from otpservice.api.health import healthz, readyz
+from otpservice.api.metrics import metrics_endpoint
 from otpservice.api.openapi import ClosedStructSchemas
 from otpservice.api.problems import EXCEPTION_HANDLERS
 from otpservice.api.twilio import twilio_router
@@ -26,7 +28,10 @@ from otpservice.config import Settings, load_settings
 from otpservice.domain.ports import SmsGateway
 from otpservice.domain.service import VerificationService
 from otpservice.domain.telemetry import Telemetry
+from otpservice.observability.balance import poll_forever
 from otpservice.observability.logging import configure_logging
+from otpservice.observability.metrics import Metrics
+from otpservice.observability.requests import RequestObservability
 from otpservice.storage.connect import connect_redis
 from otpservice.storage.redis_store import AnyRedis, RedisStore
 
@@ -72,7 +77,12 @@ def create_app(
     telemetry: Telemetry | None = None,
     extra_handlers: Sequence[ControllerRouterHandler] = (),
 ) -> Litestar:
-    """A fresh app. Resources passed in are the caller's to close; the rest the app owns."""
+    """A fresh app. Resources passed in are the caller's to close; the rest the app owns.
+
+    ``telemetry``: a ``Metrics`` to expose at /metrics (tests read it); another Telemetry
+    receives the domain's events instead of the app's own metrics.
+    """
+    metrics = telemetry if isinstance(telemetry, Metrics) else Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -99,11 +109,29 @@ def create_app(
         app.state.settings = settings
         app.state.store = store
         app.state.gateway = g
-        service = VerificationService(settings, store, g, telemetry=telemetry, hash_pool=pool)
+        service = VerificationService(
+            settings, store, g, telemetry=telemetry or metrics, hash_pool=pool
+        )
         app.state.service = service
+        app.state.metrics = metrics
+        poller: asyncio.Task[None] | None = None
+        if settings.balance_poll_seconds > 0:
+            poller = asyncio.create_task(
+                poll_forever(
+                    g,
+                    metrics,
+                    every_seconds=settings.balance_poll_seconds,
+                    low_balance_sms=settings.low_balance_sms,
+                )
+            )
         try:
             yield
         finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            metrics.close()
             await service.drain()
             pool.shutdown(wait=True)
             if own_gateway:
@@ -111,9 +139,20 @@ def create_app(
             if own_redis:
                 await r.aclose()
 
-    configure_logging(settings.log_format, settings.log_level)
-    return Litestar(
-        route_handlers=[v1_router(), twilio_router(), healthz, readyz, *extra_handlers],
+    configure_logging(
+        settings.log_format,
+        settings.log_level,
+        secrets=(settings.secret, settings.provider_api_key),
+    )
+    app = Litestar(
+        route_handlers=[
+            v1_router(),
+            twilio_router(),
+            healthz,
+            readyz,
+            metrics_endpoint,
+            *extra_handlers,
+        ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
@@ -122,7 +161,13 @@ def create_app(
         plugins=[ClosedStructSchemas()],
         state=None,
         debug=False,
+        logging_config=None,  # configure_logging owns the root logger (structlog, redaction)
     )
+    # Outside the router, so unmatched paths get a request id, a log line and a count too.
+    app.asgi_handler = RequestObservability(
+        app.asgi_handler, metrics, skip_log=frozenset({"/healthz", "/readyz", "/metrics"})
+    )
+    return app
 
 
 def create_app_from_env() -> Litestar:

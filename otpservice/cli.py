@@ -8,8 +8,10 @@ import atexit
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,23 +29,88 @@ def _load(development: bool = False, env: dict[str, str] | None = None) -> Setti
     return load_settings(env, development=development)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        _load()  # refuse to start on bad configuration, with one clear line
-    except ConfigError as exc:
-        return _fail(str(exc))
+APP_FACTORY = "otpservice.app:create_app_from_env"
+SERVERS = ("granian", "uvicorn")
+DEFAULT_SERVER = "granian"
+GRACEFUL_SECONDS = 20
+
+
+def _prepare_metrics_dir(workers: int) -> None:
+    """Several workers share metrics through files (prometheus-client multiprocess mode)."""
+    from otpservice.observability.metrics import MULTIPROC_ENV
+
+    if workers <= 1 and not os.environ.get(MULTIPROC_ENV):
+        return
+    directory = Path(
+        os.environ.get(MULTIPROC_ENV) or Path(tempfile.gettempdir()) / f"otpservice-{os.getpid()}"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # samples of an earlier run
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(directory)
+
+
+def _serve_uvicorn(args: argparse.Namespace) -> None:
     import uvicorn
 
     uvicorn.run(
-        "otpservice.app:create_app_from_env",
+        APP_FACTORY,
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_level="warning",
+        log_config=None,  # our structlog set-up formats uvicorn's records too
+        access_log=False,  # one event per request comes from our middleware
         proxy_headers=True,
-        timeout_graceful_shutdown=20,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
+
+
+def _serve_granian(args: argparse.Namespace) -> None:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    Server(
+        APP_FACTORY,
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        factory=True,
+        log_enabled=True,
+        # granian's own lines go to the root logger, which our structlog set-up formats.
+        log_dictconfig={
+            "version": 1,
+            "disable_existing_loggers": False,
+            "loggers": {"_granian": {"handlers": [], "propagate": True}},
+        },
+        log_access=False,
+        workers_kill_timeout=GRACEFUL_SECONDS,
+        respawn_failed_workers=True,  # a crashed worker comes back, as with uvicorn
+    ).serve()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Production: N worker processes; SIGTERM drains in-flight requests, then exits 0."""
+    try:
+        settings = _load()  # refuse to start on bad configuration, with one clear line
+    except ConfigError as exc:
+        return _fail(str(exc))
+    from otpservice.observability.logging import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)
+    if args.workers < 1:
+        return _fail("--workers must be 1 or more")
+    _prepare_metrics_dir(args.workers)
+    # A SIGTERM the server already handled (drain, lifespan shutdown) is a clean exit, not a
+    # death by signal: uvicorn re-raises the signal it caught once it has shut down.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    if args.server == "uvicorn":
+        _serve_uvicorn(args)
+    else:
+        _serve_granian(args)
     return 0
 
 
@@ -161,16 +228,33 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check(settings: Settings) -> list[str]:
+async def _check(settings: Settings) -> tuple[list[str], list[str]]:
+    """(problems, warnings) as printable lines."""
     from otpservice.app import make_gateway
     from otpservice.storage.connect import connect_redis
+    from otpservice.storage.inspect import redis_findings
+    from otpservice.storage.redis_store import RedisStore
 
     problems: list[str] = []
     redis = connect_redis(settings)
     try:
-        await redis.ping()
+        store = RedisStore(
+            redis,
+            settings.limits,
+            code_ttl_seconds=settings.code_ttl_seconds,
+            max_checks=settings.max_checks,
+            max_sends=settings.max_sends,
+            resend_cooldown_seconds=settings.resend_cooldown_seconds,
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        )
+        found, warned = await redis_findings(
+            redis, store, wait_replicas=settings.redis_wait_replicas
+        )
+        problems += [f"redis: {line}" for line in found]
+        warnings = [f"warning: redis: {line}" for line in warned]
     except Exception as exc:
         problems.append(f"redis: cannot reach it ({type(exc).__name__})")
+        warnings = []
     finally:
         await redis.aclose()
     gateway: Any = make_gateway(settings)
@@ -182,7 +266,16 @@ async def _check(settings: Settings) -> list[str]:
         problems.append(f"provider: {getattr(exc, 'code', type(exc).__name__)}: {exc}")
     finally:
         await gateway.aclose()
-    return problems
+    return problems, warnings
+
+
+def _quiet_logs(settings: Settings) -> None:
+    """One-shot commands print their findings themselves; only errors go to the log (stderr)."""
+    from otpservice.observability.logging import configure_logging
+
+    configure_logging(
+        settings.log_format, "ERROR", secrets=(settings.secret, settings.provider_api_key)
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -191,8 +284,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"config: {exc}")
         return 1
-    problems = asyncio.run(_check(settings))
-    for line in problems:
+    _quiet_logs(settings)
+    problems, warnings = asyncio.run(_check(settings))
+    for line in [*problems, *warnings]:
         print(line)
     if not problems:
         print("ok: configuration valid, Redis reachable, provider answers")
@@ -206,6 +300,7 @@ def cmd_balance(args: argparse.Namespace) -> int:
         )
     except ConfigError as exc:
         return _fail(str(exc))
+    _quiet_logs(settings)
     from otpservice.app import make_gateway
 
     async def run() -> int:
@@ -249,7 +344,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the service (production)")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=DEFAULT_SERVER,
+        help=f"ASGI server (default {DEFAULT_SERVER}; see the README's production section)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies trusted for X-Forwarded-For (uvicorn only; default 127.0.0.1)",
+    )
     serve.set_defaults(func=cmd_serve)
     dev = sub.add_parser("dev", help="run locally with Redis and the provider simulator")
     dev.add_argument("--port", type=int, default=8000)

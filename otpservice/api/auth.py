@@ -12,6 +12,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from otpservice.config import ClientKey
 from otpservice.errors import Forbidden, Unauthorized
+from otpservice.observability.requests import note_client
 
 MAX_KEY_LENGTH = 256
 
@@ -52,6 +53,7 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> ClientKey:
     if client is None:
         raise Unauthorized("Unknown API key.")
     connection.scope.setdefault("state", {})[_CLIENT] = client
+    note_client(connection.scope, client.name)
     return client
 
 

@@ -15,6 +15,7 @@ from litestar.params import FromPath
 
 from otpservice.api.twilio.errors import AUTHENTICATE, TwilioError, not_found, resource_path
 from otpservice.config import ClientKey, Settings
+from otpservice.observability.requests import note_client
 from otpservice.twilio_config import TwilioCredential, TwilioService
 
 MAX_HEADER = 512
@@ -66,6 +67,7 @@ async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
         raise _unauthorized()
     name = settings.twilio.accounts[credential.account]
     client = next(c for c in settings.clients if c.name == name)
+    note_client(request.scope, client.name)
     return Caller(account_sid=credential.account, client=client)
 
 

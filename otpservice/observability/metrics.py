@@ -1,0 +1,177 @@
+"""Prometheus metrics: the domain's Telemetry, HTTP request metrics and the provider balance.
+
+One ``Metrics`` per app, each with its own registry, so tests can build many apps in one
+process. With several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set, which
+``otpservice serve --workers N`` does), every process writes its samples to that directory
+and ``/metrics`` merges them, so any worker answers for all of them.
+
+Labels never carry a phone number, a code, a key or a raw path: routes are templates.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from otpservice import __version__
+
+# `*_created` series double the scrape size and no alert here uses them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# Request latency: argon2 (owasp preset) dominates checks; provider calls dominate sends.
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
+PROVIDER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 30.0)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+class Metrics:
+    """Implements ``otpservice.domain.telemetry.Telemetry`` and owns every metric."""
+
+    def __init__(self) -> None:
+        self.multiprocess = multiprocess_dir() is not None
+        # In multiprocess mode the values live in files; this registry only avoids
+        # registering the same names twice in the process-wide default registry.
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter(
+            "otp_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "otp_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method.",
+            ["method", "route"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.http_in_flight = Gauge(
+            "otp_http_requests_in_flight",
+            "Requests being served now.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.sends = Counter(
+            "otp_sends",
+            "Send attempts that reached the provider step, by outcome "
+            "(sent, test, failed) and provider result code ('' when none).",
+            ["outcome", "result_code"],
+            registry=r,
+        )
+        self.checks = Counter(
+            "otp_checks",
+            "Code checks by outcome (approved, wrong_code, not_found, refused).",
+            ["outcome"],
+            registry=r,
+        )
+        self.refusals = Counter(
+            "otp_refusals",
+            "Requests refused by a throttling policy, by policy name.",
+            ["policy"],
+            registry=r,
+        )
+        self.prefix_blocks = Counter(
+            "otp_prefix_blocks",
+            "Number prefixes blocked by the SMS-pumping burst guard.",
+            registry=r,
+        )
+        self.provider_duration = Histogram(
+            "otp_provider_call_duration_seconds",
+            "Time spent in a call to the SMS provider, by operation.",
+            ["operation"],
+            buckets=PROVIDER_BUCKETS,
+            registry=r,
+        )
+        self.balance_sms = Gauge(
+            "otp_provider_balance_sms",
+            "Local SMS credits left at the provider (last successful poll).",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.balance_tl = Gauge(
+            "otp_provider_balance_international_tl",
+            "International balance in TL at the provider (last successful poll).",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.balance_polled = Gauge(
+            "otp_provider_balance_last_success_timestamp_seconds",
+            "Unix time of the last successful balance poll.",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.balance_poll_errors = Counter(
+            "otp_provider_balance_poll_errors",
+            "Balance polls that failed.",
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "otp_build_info",
+            "Always 1; the version is a label.",
+            ["version"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.build_info.labels(__version__).set(1)
+
+    # -- Telemetry (the domain reports here) -----------------------------------------------
+
+    def send(self, outcome: str, result_code: str | None) -> None:
+        self.sends.labels(outcome, result_code or "").inc()
+
+    def check(self, outcome: str) -> None:
+        self.checks.labels(outcome).inc()
+
+    def refused(self, policy: str) -> None:
+        self.refusals.labels(policy).inc()
+
+    def prefix_blocked(self) -> None:
+        self.prefix_blocks.inc()
+
+    def provider_call(self, operation: str, seconds: float) -> None:
+        self.provider_duration.labels(operation).observe(seconds)
+
+    # -- HTTP and balance -------------------------------------------------------------------
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_duration.labels(method, route).observe(seconds)
+
+    def balance(self, local_sms: int, international_tl: float, at: float) -> None:
+        self.balance_sms.set(local_sms)
+        self.balance_tl.set(international_tl)
+        self.balance_polled.set(at)
+
+    # -- exposition -------------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        """The text format for a scrape: this process, or all workers in multiprocess mode."""
+        directory = multiprocess_dir()
+        if self.multiprocess and directory:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+    def close(self) -> None:
+        """A worker is going away: drop its live gauges from the merged view."""
+        directory = multiprocess_dir()
+        if self.multiprocess and directory:
+            mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]

@@ -1,0 +1,110 @@
+"""Per-request observability as a plain ASGI wrapper around the whole app.
+
+It sits outside Litestar's router, so it also sees requests no route matches (404s from
+scanners). For every HTTP request it:
+
+* takes the caller's ``X-Request-ID`` when it is sane (1-128 of ``A-Za-z0-9._:-``), else
+  makes one; echoes it in the response and binds it in structlog's contextvars, so every
+  log line of the request (the domain's too) carries it;
+* records the request count and latency by route *template* (never the raw path: paths
+  can hold ids and, on the Twilio surface, phone numbers);
+* logs one ``request`` event with method, route, status and duration.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+
+from otpservice.observability.metrics import Metrics
+
+REQUEST_ID_HEADER = b"x-request-id"
+CLIENT_KEY_IN_SCOPE = "otpservice.client"
+_SANE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+UNMATCHED = "unmatched"
+
+log = structlog.get_logger("otpservice.access")
+
+Scope = dict[str, Any]
+
+
+def request_id_of(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            if _SANE_ID.match(value):
+                return str(value.decode("ascii"))
+            break
+    return uuid.uuid4().hex
+
+
+def note_client(scope: Any, name: str) -> None:
+    """Authentication names the caller (its configured name, never its key) for the log."""
+    scope.setdefault("state", {})[CLIENT_KEY_IN_SCOPE] = name
+
+
+def route_of(scope: Scope) -> str:
+    """The route template Litestar matched (set on the scope by its router)."""
+    template = scope.get("path_template")
+    if isinstance(template, str) and template:
+        return template
+    return UNMATCHED
+
+
+class RequestObservability:
+    """Wraps an ASGI app; lifespan and websocket traffic pass through untouched."""
+
+    def __init__(self, app: Any, metrics: Metrics, *, skip_log: frozenset[str] = frozenset()):
+        self.app = app
+        self.metrics = metrics
+        # Routes polled by load balancers and Prometheus: counted, but not logged at info.
+        self.skip_log = skip_log
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        started = time.perf_counter()
+        status = 500
+        header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [
+                    *(h for h in message.get("headers", ()) if h[0].lower() != REQUEST_ID_HEADER),
+                    header,
+                ]
+            await send(message)
+
+        self.metrics.http_in_flight.inc()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                self.metrics.http_in_flight.dec()
+                seconds = time.perf_counter() - started
+                route = route_of(scope)
+                method = str(scope.get("method", ""))
+                self.metrics.request(method, route, status, seconds)
+                if status >= 500:
+                    level = logging.WARNING
+                elif route in self.skip_log and status < 400:
+                    level = logging.DEBUG
+                else:
+                    level = logging.INFO
+                log.log(
+                    level,
+                    "request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    duration_ms=round(seconds * 1000, 2),
+                    client=scope.get("state", {}).get(CLIENT_KEY_IN_SCOPE),
+                )
