@@ -33,7 +33,7 @@ from otpservice.observability.logging import configure_logging
 from otpservice.observability.metrics import Metrics
 from otpservice.observability.requests import RequestObservability
 from otpservice.storage.connect import connect_redis
-from otpservice.storage.redis_store import AnyRedis, RedisStore
+from otpservice.storage.redis_store import AnyRedis, store_for
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -92,17 +92,7 @@ def create_app(
         g: Any = gateway if gateway is not None else make_gateway(settings)
         workers = settings.hash_workers or (os.cpu_count() or 1)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
-        store = RedisStore(
-            r,
-            settings.limits,
-            code_ttl_seconds=settings.code_ttl_seconds,
-            max_checks=settings.max_checks,
-            max_sends=settings.max_sends,
-            resend_cooldown_seconds=settings.resend_cooldown_seconds,
-            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
-            wait_replicas=settings.redis_wait_replicas,
-            wait_timeout_ms=settings.redis_wait_timeout_ms,
-        )
+        store = store_for(r, settings)
         # Redis may be down at start: /readyz reports it and the service recovers by itself.
         with contextlib.suppress(Exception):
             await store.load_scripts()

@@ -233,20 +233,12 @@ async def _check(settings: Settings) -> tuple[list[str], list[str]]:
     from otpservice.app import make_gateway
     from otpservice.storage.connect import connect_redis
     from otpservice.storage.inspect import redis_findings
-    from otpservice.storage.redis_store import RedisStore
+    from otpservice.storage.redis_store import store_for
 
     problems: list[str] = []
     redis = connect_redis(settings)
     try:
-        store = RedisStore(
-            redis,
-            settings.limits,
-            code_ttl_seconds=settings.code_ttl_seconds,
-            max_checks=settings.max_checks,
-            max_sends=settings.max_sends,
-            resend_cooldown_seconds=settings.resend_cooldown_seconds,
-            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
-        )
+        store = store_for(redis, settings)
         found, warned = await redis_findings(
             redis, store, wait_replicas=settings.redis_wait_replicas
         )

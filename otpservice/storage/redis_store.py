@@ -11,6 +11,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from otpservice.config import Settings
 from otpservice.domain.models import Status, Verification, VerificationRef
 from otpservice.domain.ports import Attempt, PhoneVerdict, SendTarget, SharedVerdict
 from otpservice.errors import (
@@ -401,6 +402,21 @@ class RedisStore:
         )
         if _s(reply[0]) != "ok":
             raise VerificationNotFound(_reason(_s(reply[1])))
+
+
+def store_for(redis: AnyRedis, settings: Settings) -> RedisStore:
+    """The store as the settings configure it (the app and `otpservice check` share this)."""
+    return RedisStore(
+        redis,
+        settings.limits,
+        code_ttl_seconds=settings.code_ttl_seconds,
+        max_checks=settings.max_checks,
+        max_sends=settings.max_sends,
+        resend_cooldown_seconds=settings.resend_cooldown_seconds,
+        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        wait_replicas=settings.redis_wait_replicas,
+        wait_timeout_ms=settings.redis_wait_timeout_ms,
+    )
 
 
 def _q(quota: Any) -> tuple[int, int]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.ops.conftest import Api, Sim, service_env
-from tests.support.servers import ServiceServer, free_port, wait_for_port
+from tests.support.processes import serve
+from tests.support.servers import ServiceServer
 
 PHONE = "+905321234567"
 MOBILE = PHONE[1:]
@@ -145,32 +143,9 @@ def test_metrics_need_no_key_and_are_out_of_the_schema(redis_url: str, sim: Sim)
 
 def test_several_workers_report_together(redis_url: str, sim: Sim, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`serve --workers 2`: whichever worker answers the scrape counts every worker's requests."""
-    port = free_port()
-    env = {
-        **os.environ,
-        **service_env(redis_url, sim),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "otpservice",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, 30)
-        base = f"http://127.0.0.1:{port}"
+    env = {**service_env(redis_url, sim), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
+    with serve(env, tmp_path / "log", server="granian", workers=2) as served:
+        base = served.url
         n = 40
         for _ in range(n):
             # A new connection each time, so both workers take requests.
@@ -183,6 +158,5 @@ def test_several_workers_report_together(redis_url: str, sim: Sim, tmp_path) -> 
                 value(m, "otp_http_requests_total", method="GET", route="/healthz", status="200")
                 == n
             )
-    finally:
-        proc.terminate()
-        assert proc.wait(30) == 0
+        served.proc.terminate()
+        assert served.proc.wait(30) == 0

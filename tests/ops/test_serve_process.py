@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,58 +14,10 @@ import httpx
 import pytest
 
 from tests.ops.conftest import ADMIN_KEY, PROVIDER_KEY, SECRET, WEB_KEY, Api, Sim, service_env
-from tests.support.servers import free_port, wait_for_port
+from tests.support.processes import serve
 
 PHONE = "+905321234567"
 MOBILE = PHONE[1:]
-
-
-class Served:
-    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-        self.proc = proc
-        self.url = url
-        self.log = log
-
-    def lines(self) -> list[dict[str, Any]]:
-        out = []
-        for raw in self.log.read_text().splitlines():
-            if raw.strip():
-                out.append(json.loads(raw))  # every line is one JSON object
-        return out
-
-
-@contextmanager
-def serve(
-    env: dict[str, str], log: Path, *, server: str = "granian", workers: int = 1
-) -> Iterator[Served]:
-    port = free_port()
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "otpservice",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--server",
-                server,
-            ],
-            env={**os.environ, **env},
-            stdout=sink,
-            stderr=sink,
-        )
-        try:
-            wait_for_port(port, 30)
-            yield Served(proc, f"http://127.0.0.1:{port}", log)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
 
 
 @pytest.mark.parametrize(("server", "workers"), [("granian", 2), ("uvicorn", 1)])
