@@ -1,1 +1,1 @@
-"""The benchmark harness (issue 7): ``python -m bench``. Not part of the test suite."""
+"""Benchmarks (not part of the test suite; see README): ``python -m bench``."""

@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from otpservice import __version__
 from otpservice.api.health import healthz, readyz
 from otpservice.api.problems import EXCEPTION_HANDLERS
+from otpservice.api.twilio import twilio_router
 from otpservice.api.v1 import v1_router
 from otpservice.config import Settings, load_settings
 from otpservice.domain.ports import SmsGateway
@@ -110,7 +111,7 @@ def create_app(
 
     configure_logging(settings.log_format, settings.log_level)
     return Litestar(
-        route_handlers=[v1_router(), healthz, readyz, *extra_handlers],
+        route_handlers=[v1_router(), twilio_router(), healthz, readyz, *extra_handlers],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),

@@ -16,6 +16,7 @@ from otpservice.domain.codes import PRESETS, HashPreset, is_code_shape
 from otpservice.domain.phone import parse_phone
 from otpservice.errors import InvalidPhone
 from otpservice.throttling.policies import QUOTA_ENV, CheckBackoff, Limits, PrefixBurst, Quota
+from otpservice.twilio_config import TwilioSettings, load_twilio
 
 CLIENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LOCALES = ("en", "tr", "ar")
@@ -71,6 +72,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     balance_poll_seconds: float = 300.0
     low_balance_sms: int = 100
     development: bool = False
+    twilio: TwilioSettings = msgspec.field(default_factory=TwilioSettings)
 
     @property
     def admin_clients(self) -> tuple[ClientKey, ...]:
@@ -246,6 +248,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         raise ConfigError("OTP_CODE_SOURCE must be 'provider' or 'local'")
     lo, hi = (4, 6) if code_source == "provider" else (4, 10)
     code_length = _int(env, "OTP_CODE_LENGTH", 6, lo, hi)
+    code_ttl_seconds = _int(env, "OTP_CODE_TTL_SECONDS", 300, 1, 600)
     region = (env.get("OTP_DEFAULT_REGION", "TR").strip() or "TR").upper()
     countries = frozenset(
         c.strip().upper() for c in env.get("OTP_ALLOWED_COUNTRIES", "TR").split(",") if c.strip()
@@ -290,7 +293,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         ),
         code_source=code_source,
         code_length=code_length,
-        code_ttl_seconds=_int(env, "OTP_CODE_TTL_SECONDS", 300, 1, 600),
+        code_ttl_seconds=code_ttl_seconds,
         max_checks=_int(env, "OTP_MAX_CHECKS", 5, 1, 20),
         max_sends=_int(env, "OTP_MAX_SENDS", 3, 1, 20),
         resend_cooldown_seconds=_int(env, "OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
@@ -309,4 +312,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         balance_poll_seconds=_float(env, "OTP_BALANCE_POLL_SECONDS", 300.0, 0, 86_400),
         low_balance_sms=_int(env, "OTP_LOW_BALANCE_SMS", 100, 0, 10_000_000),
         development=development,
+        twilio=load_twilio(
+            env,
+            clients={c.name: c.test_numbers for c in clients},
+            code_source=code_source,
+            code_length=code_length,
+            code_ttl_seconds=code_ttl_seconds,
+        ),
     )

@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from otpservice import errors
 from otpservice.api.schemas import Problem
+from otpservice.api.twilio import errors as twilio_errors
 
 log = structlog.get_logger("otpservice.api")
 
@@ -93,7 +94,9 @@ def otp_error_response(request: Request[Any, Any, Any], exc: errors.OtpError) ->
     )
 
 
-def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if request.url.path.startswith("/v2/"):  # no route matched: answer in Twilio's shape
+        return twilio_errors.http_error_response(request, exc)
     status = exc.status_code
     code, title = HTTP_CODES.get(status, ("http_error", "HTTP error"))
     detail = exc.detail if status != 500 else "Internal error"

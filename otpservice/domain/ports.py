@@ -140,8 +140,22 @@ class VerificationStore(Protocol):
     async def release_phone(self, target: SendTarget, token: str, *, refund: bool) -> None: ...
 
     async def commit_send(
-        self, target: SendTarget, token: str, *, mode: str, rid: str, code_hash: str, sms_id: str
+        self,
+        target: SendTarget,
+        token: str,
+        *,
+        mode: str,
+        rid: str,
+        code_hash: str,
+        sms_id: str,
+        ttl_seconds: int | None = None,
     ) -> Verification | None: ...
+
+    async def link_rid(self, rid: str, verification_id: str, ttl_seconds: float) -> None:
+        """Let the random part alone find the verification (plain write, its own key)."""
+        ...
+
+    async def resolve_rid(self, rid: str) -> str | None: ...
 
     async def load(self, ref: VerificationRef) -> Verification | None: ...
 

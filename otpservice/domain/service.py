@@ -74,6 +74,23 @@ class CreateRequest(msgspec.Struct, frozen=True):
     client_ip: str | None = None
 
 
+class SendOptions(msgspec.Struct, frozen=True):
+    """Per-request overrides of the service-wide send settings (a Twilio surface service).
+
+    ``None`` keeps the setting. With ``OTP_CODE_SOURCE=provider`` the code length must be
+    4-6 (the configuration checks it).
+    """
+
+    code_length: int | None = None
+    ttl_seconds: int | None = None
+    template: str | None = None  # replaces OTP_TEMPLATE_<locale>; {code} and {minutes}
+    app_hash: str | None = None  # replaces the client's app hash
+    # Before the SMS goes out, record rid -> id so that the random part alone finds the
+    # verification (the Twilio `VE` sid). Written before the send, never after it: a failed
+    # send leaves at most a link to nothing, which answers not-found and expires by itself.
+    link_rid: bool = False
+
+
 def network_of(client_ip: str | None) -> tuple[str | None, str | None]:
     """The end-user address and its /24 (IPv4) or /64 (IPv6), normalised."""
     if client_ip is None:
@@ -148,9 +165,15 @@ class VerificationService:
         return hashlib.sha256(canonical).hexdigest()
 
     async def create(
-        self, client: ClientKey, request: CreateRequest, idempotency_key: str | None = None
+        self,
+        client: ClientKey,
+        request: CreateRequest,
+        idempotency_key: str | None = None,
+        options: SendOptions | None = None,
     ) -> tuple[Verification, bool]:
         """Send a code (new verification or resend). Returns it and whether it was replayed."""
+        options = options or SendOptions()
+        ttl = options.ttl_seconds or self.settings.code_ttl_seconds
         target, phone = self._target(client, request)
         idem = (idempotency_key, self._fingerprint(target)) if idempotency_key else None
         deadline = time.monotonic() + self.settings.provider_timeout_seconds
@@ -189,9 +212,21 @@ class VerificationService:
         rid = verdict.rid if mode == "resend" else new_rid()
         vid = VerificationRef(target.tag, target.slot, rid).id
         try:
-            code_hash, sms_id = await self._deliver(client, target, phone, vid)
+            if options.link_rid:
+                await self.store.link_rid(rid, vid, ttl + self._lock_seconds)
+        except BaseException:
+            await self._release(target, token, idem, shared.added_member, definite=True)
+            raise
+        try:
+            code_hash, sms_id = await self._deliver(client, target, phone, vid, options)
             verification = await self.store.commit_send(
-                target, token, mode=mode, rid=rid, code_hash=code_hash, sms_id=sms_id
+                target,
+                token,
+                mode=mode,
+                rid=rid,
+                code_hash=code_hash,
+                sms_id=sms_id,
+                ttl_seconds=ttl,
             )
             if verification is None:
                 raise StorageUnavailable("The send took too long to record; request a new code.")
@@ -269,22 +304,23 @@ class VerificationService:
             await self._give_back(target, idem, added_member, definite=definite)
 
     async def _deliver(
-        self, client: ClientKey, target: SendTarget, phone: Phone, vid: str
+        self, client: ClientKey, target: SendTarget, phone: Phone, vid: str, options: SendOptions
     ) -> tuple[str, str]:
         """Get a code to the phone; return its hash and the provider's message id."""
         s = self.settings
         lang = Lang(target.locale)
+        length = options.code_length or s.code_length
         if target.exempt:
             code = client.test_numbers[phone.e164]
             sms_id = ""
         elif s.code_source == "local":
-            code = generate_code(s.code_length)
+            code = generate_code(length)
             text = compose(
-                s.templates[target.locale],
+                options.template or s.templates[target.locale],
                 code,
-                minutes=math.ceil(s.code_ttl_seconds / 60),
+                minutes=math.ceil((options.ttl_seconds or s.code_ttl_seconds) / 60),
                 webotp_domain=client.webotp_domain,
-                app_hash=client.app_hash,
+                app_hash=options.app_hash or client.app_hash,
             )
             started = time.perf_counter()
             try:
@@ -295,10 +331,10 @@ class VerificationService:
         else:
             started = time.perf_counter()
             try:
-                sent = await self.gateway.send_otp(phone.digits, digits=s.code_length, lang=lang)
+                sent = await self.gateway.send_otp(phone.digits, digits=length, lang=lang)
             finally:
                 self.telemetry.provider_call("send_otp", time.perf_counter() - started)
-            if sent.otp_code is None or not is_code_shape(sent.otp_code, s.code_length):
+            if sent.otp_code is None or not is_code_shape(sent.otp_code, length):
                 # The SMS went out with something we cannot check: refuse, nothing pending.
                 raise ProviderUnavailable(
                     "The provider returned a code of the wrong shape.", may_have_sent=True
@@ -311,9 +347,22 @@ class VerificationService:
     # -- checks --------------------------------------------------------------------------
 
     async def check(
-        self, client: ClientKey, verification_id: str, code: str, client_ip: str | None = None
+        self,
+        client: ClientKey,
+        verification_id: str,
+        code: str,
+        client_ip: str | None = None,
+        *,
+        code_length: int | None = None,
     ) -> CheckResult:
-        return await self._check(client, VerificationRef.parse(verification_id), code, client_ip)
+        ref = VerificationRef.parse(verification_id)
+        return await self._check(client, ref, code, client_ip, code_length)
+
+    def _phone_ref(self, client: ClientKey, phone_input: str, purpose: str) -> VerificationRef:
+        phone = parse_phone(phone_input, self.settings.default_region)
+        return VerificationRef(
+            phone_tag(self.settings.secret, phone.e164), slot_of(client.name, purpose), ""
+        )
 
     async def check_by_phone(
         self,
@@ -323,17 +372,20 @@ class VerificationService:
         code: str,
         client_ip: str | None = None,
     ) -> CheckResult:
-        phone = parse_phone(phone_input, self.settings.default_region)
-        ref = VerificationRef(
-            phone_tag(self.settings.secret, phone.e164), slot_of(client.name, purpose), ""
-        )
-        return await self._check(client, ref, code, client_ip)
+        ref = self._phone_ref(client, phone_input, purpose)
+        return await self._check(client, ref, code, client_ip, None)
 
     async def _check(
-        self, client: ClientKey, ref: VerificationRef, code: str, client_ip: str | None
+        self,
+        client: ClientKey,
+        ref: VerificationRef,
+        code: str,
+        client_ip: str | None,
+        code_length: int | None,
     ) -> CheckResult:
-        if not is_code_shape(code, self.settings.code_length):
-            raise InvalidCode(f"The code must be {self.settings.code_length} digits.")
+        length = code_length or self.settings.code_length
+        if not is_code_shape(code, length):
+            raise InvalidCode(f"The code must be {length} digits.")
         _, net = network_of(client_ip)
         net_key = net or NO_NETWORK
         try:
@@ -374,11 +426,26 @@ class VerificationService:
     # -- reads and ends ------------------------------------------------------------------
 
     async def get(self, client: ClientKey, verification_id: str) -> Verification:
-        ref = VerificationRef.parse(verification_id)
+        return await self._get(client, VerificationRef.parse(verification_id))
+
+    async def get_by_phone(self, client: ClientKey, phone_input: str, purpose: str) -> Verification:
+        """The caller's pending verification for this phone and purpose."""
+        return await self._get(client, self._phone_ref(client, phone_input, purpose))
+
+    async def _get(self, client: ClientKey, ref: VerificationRef) -> Verification:
         found = await self.store.load(ref)
         if found is None or found.client != client.name:
             raise VerificationNotFound(NotFoundReason.UNKNOWN)
         return found.usable(time.time())
+
+    async def id_for_rid(self, rid: str) -> str:
+        """The id linked to a random part by a create with ``SendOptions(link_rid=True)``.
+
+        Says nothing of ownership: callers pass the id to a client-scoped method."""
+        found = await self.store.resolve_rid(rid)
+        if found is None:
+            raise VerificationNotFound(NotFoundReason.UNKNOWN)
+        return found
 
     async def cancel(self, client: ClientKey, verification_id: str) -> None:
         ref = VerificationRef.parse(verification_id)

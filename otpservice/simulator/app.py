@@ -625,7 +625,9 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
         return Response(state.accounts[api_key].public(), status_code=201)
 
     @patch("/_admin/accounts/{api_key:str}")
-    async def account_patch(api_key: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response[Any]:
+    async def account_patch(
+        api_key: FromPath[str], data: JSONBody[dict[str, Any]]
+    ) -> Response[Any]:
         account = state.accounts.get(api_key)
         if account is None:
             return Response({"error": "unknown account"}, status_code=404)

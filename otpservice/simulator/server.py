@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import uvicorn
 
 from .app import create_simulator
@@ -16,6 +19,23 @@ def build_state(api_keys: list[str], sender_id: str = "OTPSVC") -> SimulatorStat
     return state
 
 
+_SECRET_QUERY = re.compile(r"((?:api_key|text)=)[^&\s\"]*")
+
+
+class _RedactQuery(logging.Filter):
+    """Access-log lines carry full URLs; the OTP and GET-send URLs hold the key and text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's AccessFormatter unpacks ``args``: redact them, keep their shape.
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = _SECRET_QUERY.sub(r"\1***", record.msg)
+        return True
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8025,
@@ -25,4 +45,5 @@ def serve(
 ) -> None:
     """Serve the API under ``/api/v3``, the inbox at ``/inbox``, admin under ``/_admin``."""
     app = create_simulator(build_state(api_keys, sender_id))
+    logging.getLogger("uvicorn.access").addFilter(_RedactQuery())
     uvicorn.run(app, host=host, port=port, log_level="info", lifespan="on")

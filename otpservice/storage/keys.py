@@ -34,6 +34,12 @@ def failures_day(tag: str) -> str:
     return f"{phone_keys(tag)}:fd"
 
 
+def rid_link(rid: str) -> str:
+    """rid -> verification id, for ids that carry only the random part (Twilio `VE` sids).
+    Its own hash tag: it is written and read alone, never inside a script."""
+    return f"{ROOT}:{{r:{rid}}}"
+
+
 SHARED = f"{ROOT}:{{g}}"
 
 

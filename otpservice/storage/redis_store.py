@@ -275,9 +275,18 @@ class RedisStore:
         )
 
     async def commit_send(
-        self, target: SendTarget, token: str, *, mode: str, rid: str, code_hash: str, sms_id: str
+        self,
+        target: SendTarget,
+        token: str,
+        *,
+        mode: str,
+        rid: str,
+        code_hash: str,
+        sms_id: str,
+        ttl_seconds: int | None = None,
     ) -> Verification | None:
         ref = self._ref(target, rid)
+        ttl_ms = ttl_seconds * 1000 if ttl_seconds else self._ttl_ms
         reply = await self._run(
             "phone_commit",
             [keys.verification(ref), keys.send_lock(ref)],
@@ -286,7 +295,7 @@ class RedisStore:
                 mode,
                 rid,
                 code_hash,
-                self._ttl_ms,
+                ttl_ms,
                 self._cooldown_ms,
                 self._max_checks,
                 sms_id,
@@ -301,6 +310,20 @@ class RedisStore:
         if len(reply) == 1:
             return None
         return _verification(reply, ref)
+
+    async def link_rid(self, rid: str, verification_id: str, ttl_seconds: float) -> None:
+        # One plain SET of a value that never changes for a rid: no read-modify-write.
+        try:
+            await self.redis.set(keys.rid_link(rid), verification_id, px=int(ttl_seconds * 1000))
+        except RedisError as exc:
+            raise StorageUnavailable("Storage is unavailable; nothing was sent.") from exc
+
+    async def resolve_rid(self, rid: str) -> str | None:
+        try:
+            found = await self.redis.get(keys.rid_link(rid))
+        except RedisError as exc:
+            raise StorageUnavailable("Storage is unavailable.") from exc
+        return None if found is None else _s(found)
 
     # -- reads and checks --------------------------------------------------------------
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support.simulator_server import running_simulator
 
 from otpservice.simulator import SimulatorState
 from tests.support.servers import ServiceServer
+from tests.support.simulator_server import running_simulator
 
 PROVIDER_KEY = "sim-provider-key-7f3a9c"
 WEB_KEY = "web-client-key-0123456789"

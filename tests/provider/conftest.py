@@ -24,6 +24,11 @@ FOREIGN = "447700900123"
 FAST = ProviderTimeouts(connect=0.5, read=0.5, total=1.0)
 
 
+def asgi(app: Any) -> httpx.ASGITransport:
+    """In-process transport (Litestar's ASGI types and httpx's do not line up for mypy)."""
+    return httpx.ASGITransport(app=app)
+
+
 def base_state() -> SimulatorState:
     return SimulatorState.with_account(
         API_KEY, sender_id=SENDER, international_enabled=True
@@ -43,7 +48,7 @@ class Sim:
         return self.state.accounts[API_KEY]
 
     def transport(self) -> httpx.AsyncBaseTransport | None:
-        return None if self.app is None else httpx.ASGITransport(app=self.app)
+        return None if self.app is None else asgi(self.app)
 
     def client(self, **kwargs: Any) -> TurkeySmsClient:
         options: dict[str, Any] = {

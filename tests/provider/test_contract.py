@@ -17,16 +17,17 @@ from otpservice.providers.turkeysms import (
 
 from .conftest import API_KEY, FOREIGN, MOBILE, Sim
 
-pytestmark = pytest.mark.asyncio
-
 
 @pytest.mark.parametrize("digits", [4, 5, 6])
 async def test_send_otp_returns_the_delivered_code(
     sim: Sim, client: TurkeySmsClient, digits: int
 ) -> None:
     sent = await client.send_otp(MOBILE, digits=digits, lang=Lang.EN)
-    assert sent.otp_code is not None and len(sent.otp_code) == digits
-    assert sent.otp_code.isdigit() and sent.parts == 1 and sent.sms_id.isdigit()
+    assert sent.otp_code is not None
+    assert len(sent.otp_code) == digits
+    assert sent.otp_code.isdigit()
+    assert sent.parts == 1
+    assert sent.sms_id.isdigit()
     [message] = sim.state.messages_for(MOBILE)
     assert message.text == f"Your verification code is {sent.otp_code}"
     assert str(message.sms_id) == sent.sms_id
@@ -50,7 +51,8 @@ async def test_otp_code_keeps_leading_zero(sim: Sim, client: TurkeySmsClient) ->
 
 async def test_send_sms_post(sim: Sim, client: TurkeySmsClient) -> None:
     sent = await client.send_sms(MOBILE, "Your code is 4821", lang=Lang.EN)
-    assert sent.parts == 1 and sent.otp_code is None
+    assert sent.parts == 1
+    assert sent.otp_code is None
     [message] = sim.state.messages_for(MOBILE)
     assert (message.text, message.sender, message.kind) == ("Your code is 4821", "OTPSVC", "sms")
     assert sim.account.local_balance_sms == 10_000 - 1
@@ -59,7 +61,8 @@ async def test_send_sms_post(sim: Sim, client: TurkeySmsClient) -> None:
 async def test_send_sms_get_form(sim: Sim) -> None:
     async with sim.client(use_get_for_sms=True) as client:
         sent = await client.send_sms(MOBILE, "Kodunuz: 4821 ş", lang=Lang.TR)
-    assert sent.sms_id.isdigit() and sent.parts == 1
+    assert sent.sms_id.isdigit()
+    assert sent.parts == 1
     assert sim.state.messages_for(MOBILE)[0].text == "Kodunuz: 4821 ş"
 
 
@@ -88,9 +91,7 @@ async def test_parts_are_counted_and_charged(
     assert sim.account.local_balance_sms == 10_000 - parts
 
 
-async def test_international_is_charged_in_lira_per_part(
-    sim: Sim, client: TurkeySmsClient
-) -> None:
+async def test_international_is_charged_in_lira_per_part(sim: Sim, client: TurkeySmsClient) -> None:
     sim.account.international_balance_tl = 1.2
     sent = await client.send_sms(FOREIGN, "b" * 200, lang=Lang.EN)  # 2 parts x 0.5 TL
     assert sent.parts == 2
@@ -120,7 +121,8 @@ async def test_delivery_outcomes(
     delivery = await client.delivery(sent.sms_id)
     assert delivery.state is state
     assert delivery.operator == "Turkcell"
-    assert delivery.sent_at is not None and delivery.sent_at[:4].isdigit()
+    assert delivery.sent_at is not None
+    assert delivery.sent_at[:4].isdigit()
     assert "T" in delivery.sent_at
 
 
@@ -179,7 +181,13 @@ REFUSALS: list[tuple[str, str, dict[str, Any], dict[str, Any], Op]] = [
     ("TS-1061", "POST disabled", {"post_enabled": False}, {}, sms()),
     ("TS-1062", "GET disabled (OTP)", {"get_enabled": False}, {}, otp()),
     ("TS-1062", "OTP disabled", {"otp_enabled": False}, {}, otp()),
-    ("TS-1062", "GET disabled (GET send)", {"get_enabled": False}, {"use_get_for_sms": True}, sms()),
+    (
+        "TS-1062",
+        "GET disabled (GET send)",
+        {"get_enabled": False},
+        {"use_get_for_sms": True},
+        sms(),
+    ),
     ("TS-1063", "status disabled", {"status_enabled": False}, {}, status("1000007721")),
     ("TS-1065", "balance disabled", {"balance_enabled": False}, {}, balance()),
 ]
@@ -200,13 +208,16 @@ async def test_refusals_raise_typed_errors(
             await op(client)
     error = caught.value
     assert type(error) is error_for_code(code)
-    assert error.result_code == code and error.may_have_sent is False
+    assert error.result_code == code
+    assert error.may_have_sent is False
     assert sim.state.provider_requests == requests_before + 1  # refusals are not retried
     assert sim.state.inbox == []
     if code in ("TS-1025", "TS-1032", "TS-1034"):
-        assert isinstance(error, PhoneRejected) and error.fault is Fault.CALLER
+        assert isinstance(error, PhoneRejected)
+        assert error.fault is Fault.CALLER
     else:
-        assert isinstance(error, ProviderUnavailable) and not isinstance(error, PhoneRejected)
+        assert isinstance(error, ProviderUnavailable)
+        assert not isinstance(error, PhoneRejected)
 
 
 async def test_per_minute_limit_is_not_retried(sim: Sim, client: TurkeySmsClient) -> None:
@@ -217,8 +228,11 @@ async def test_per_minute_limit_is_not_retried(sim: Sim, client: TurkeySmsClient
     with pytest.raises(ProviderError) as caught:
         await client.send_sms(MOBILE, "three", lang=Lang.EN)
     error = caught.value
-    assert error.result_code == "TS-1060" and error.fault is Fault.PROVIDER_LIMIT
-    assert error.retryable and error.retry_after == 60 and error.may_have_sent is False
+    assert error.result_code == "TS-1060"
+    assert error.fault is Fault.PROVIDER_LIMIT
+    assert error.retryable
+    assert error.retry_after == 60
+    assert error.may_have_sent is False
     assert sim.state.provider_requests == before + 1
     assert len(sim.state.inbox) == 2
 

@@ -55,7 +55,7 @@ _BACKOFF_CAP: Final = 1.0
 # Codes that mean "sent" or "checked"; paired with result=false they are contradictions.
 _SUCCESSISH: Final = frozenset({"TS-1022", "TS-1023", "TS-1024", "TS-1064"})
 
-log = structlog.get_logger("otpservice.provider")
+LOGGER_NAME: Final = "otpservice.provider"
 T = TypeVar("T")
 
 
@@ -408,7 +408,8 @@ class TurkeySmsClient:
             }
             if call.mobile is not None:
                 fields["mobile"] = call.mobile
-            getattr(log, level)("provider.call", **fields)
+            # Looked up per call: honours whatever structlog configuration is current.
+            getattr(structlog.get_logger(LOGGER_NAME), level)("provider.call", **fields)
 
     async def _exchange(
         self,
