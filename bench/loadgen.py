@@ -10,6 +10,7 @@ and a duration, and stops by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import sys
@@ -34,10 +35,8 @@ class HttpConn:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self.writer.wait_closed()
-            except OSError:
-                pass
         self.reader = self.writer = None
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
@@ -85,7 +84,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
 
     def rank(q: float) -> float:
-        index = min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))
+        index = min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))
         return round(ordered[index] * 1000, 2)
 
     return {
@@ -255,7 +254,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         if kind == "flows":
             unit = flow_unit(spec)
         elif kind == "creates":
-            spec = {**spec, "max_count": min(int(spec.get("max_count", 10**9)), len(spec["numbers"]))}
+            limit = min(int(spec.get("max_count", 10**9)), len(spec["numbers"]))
+            spec = {**spec, "max_count": limit}
             unit = creates_unit(spec)
         elif kind == "refused_sends":
             body = json.dumps({"phone": spec["phone"], "client_ip": spec["client_ip"]}).encode()

@@ -43,23 +43,21 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(  # noqa: S310 - loopback only
-            f"http://127.0.0.1:{port}{path}", timeout=timeout
-        ) as answer:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
             return answer.status, answer.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
 
 
 def http_send(port: int, method: str, path: str, body: Any) -> tuple[int, bytes]:
-    request = urllib.request.Request(  # noqa: S310 - loopback only
+    request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         data=json.dumps(body).encode(),
         method=method,
         headers={"Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - http://127.0.0.1
             return answer.status, answer.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()

@@ -42,6 +42,7 @@ def test_quick_bench_run_writes_sane_figures(tmp_path: Path) -> None:
     assert [c for c, _ in f["t6"]["rates"]] == [1, 4] and all(v > 0 for _, v in f["t6"]["rates"])
     text = (out / "RESULTS.md").read_text()
     assert "Quick (smoke) run" in text and "bench.png" in text
-    assert not (ROOT / "bench" / "RESULTS.md").exists() or (
-        ROOT / "bench" / "RESULTS.md"
-    ).stat().st_mtime < (out / "RESULTS.md").stat().st_mtime
+    assert (
+        not (ROOT / "bench" / "RESULTS.md").exists()
+        or (ROOT / "bench" / "RESULTS.md").stat().st_mtime < (out / "RESULTS.md").stat().st_mtime
+    )
