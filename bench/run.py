@@ -47,14 +47,15 @@ class Sizes:
     slow_concurrency: tuple[int, ...]
     slow_seconds: float
     preset: str
+    rounds: int
 
 
 FULL = Sizes(
     workers=os.cpu_count() or 2,
-    flow_seconds=20,
+    flow_seconds=12,
     flow_concurrency=16,
     moderate_concurrency=2,
-    bound_seconds=10,
+    bound_seconds=6,
     refused_seconds=8,
     refused_concurrency=16,
     memory_count=10_000,
@@ -62,6 +63,7 @@ FULL = Sizes(
     slow_concurrency=(1, 8, 32),
     slow_seconds=10,
     preset="owasp",
+    rounds=3,
 )
 QUICK = Sizes(
     workers=1,
@@ -76,6 +78,7 @@ QUICK = Sizes(
     slow_concurrency=(1, 4),
     slow_seconds=1.2,
     preset="test",
+    rounds=1,
 )
 
 
@@ -171,7 +174,7 @@ def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) ->
     }
     preset = PRESETS[sizes.preset]
     n_test = max(64, sizes.flow_concurrency * 2)
-    numbers = iter(random_numbers(sizes.memory_count + 4000, seed=7))
+    numbers = iter(random_numbers(sizes.memory_count + 8000, seed=7))
     started = time.monotonic()
     try:
         with (
@@ -188,20 +191,105 @@ def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) ->
             def probe(port: int, seconds: float) -> dict[str, Any]:
                 return {"kind": "probe", "port": port, "duration": seconds, "interval": 0.01}
 
-            # -- target 1 (bound), before the service runs ------------------------------
-            results["bound_before"] = argon2_bound(preset, sizes.bound_seconds)
+            def slow_provider(port: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                """Target 6: every provider call takes slow_latency_ms; creates of fresh
+                numbers at each concurrency, /healthz probed at the highest."""
+                procs.http_send(
+                    sim_port,
+                    "POST",
+                    "/_admin/faults",
+                    {"mode": "latency", "latency_ms": sizes.slow_latency_ms},
+                )
+                slow: list[dict[str, Any]] = []
+                health: dict[str, Any] = {}
+                for concurrency in sizes.slow_concurrency:
+                    rounds = sizes.slow_seconds * 1000 / sizes.slow_latency_ms + 2
+                    spec = {
+                        "kind": "creates",
+                        "port": port,
+                        "key": API_KEY,
+                        "numbers": [next(numbers) for _ in range(int(concurrency * rounds))],
+                        "concurrency": concurrency,
+                        "duration": sizes.slow_seconds,
+                    }
+                    if concurrency == max(sizes.slow_concurrency):
+                        created, health = procs.loadgen(spec, probe(port, sizes.slow_seconds))
+                    else:
+                        created = procs.loadgen(spec)[0]
+                    created["concurrency"] = concurrency
+                    slow.append(created)
+                procs.http_send(sim_port, "DELETE", "/_admin/faults", {})
+                return slow, health
 
-            # -- targets 1, 3, 2, 6 with N workers ---------------------------------------
+            def fill(port: int, phones: list[str]) -> dict[str, Any]:
+                """Target 4: create one verification per number; used_memory before/after."""
+                rclient.flushall()
+                time.sleep(0.2)
+                before = int(rclient.info("memory")["used_memory"])
+                spec = {
+                    "kind": "creates",
+                    "port": port,
+                    "key": API_KEY,
+                    "numbers": phones,
+                    "concurrency": 16,
+                    "duration": 300,
+                }
+                done = procs.loadgen(spec)[0]
+                time.sleep(0.2)
+                after = int(rclient.info("memory")["used_memory"])
+                pending = sum(1 for _ in rclient.scan_iter(match="otp:{p:*}:v:*", count=1000))
+                return {
+                    "created": done["units"],
+                    "errors": done["errors"],
+                    "error_samples": done["error_samples"],
+                    "fill_rate": done["rate"],
+                    "pending": pending,
+                    "used_memory_before": before,
+                    "used_memory_after": after,
+                    "bytes_per_verification": round((after - before) / max(1, pending), 1),
+                    "keys": int(rclient.dbsize()),
+                    "breakdown": memory_breakdown(rclient),
+                    "redis_config": {
+                        k: v
+                        for k, v in rclient.config_get("*listpack*").items()
+                        if k.startswith(("hash", "zset"))
+                    },
+                }
+
+            # -- targets 1 and 3: rounds of (bound, flows), so that both see the same
+            # background load; the bound runs while the service idles -----------------
             with procs.service(env, sizes.workers, logs / "service.log") as port:
                 flows(port, sizes.flow_concurrency, min(3.0, sizes.flow_seconds))  # warm-up
                 spec = {**base, "kind": "flows", "port": port}
-                sat, health = procs.loadgen(
-                    {**spec, "concurrency": sizes.flow_concurrency, "duration": sizes.flow_seconds},
-                    probe(port, sizes.flow_seconds),
+                bounds: list[float] = []
+                rounds: list[dict[str, Any]] = []
+                for _ in range(sizes.rounds):
+                    bounds.append(argon2_bound(preset, sizes.bound_seconds))
+                    sat, health = procs.loadgen(
+                        {
+                            **spec,
+                            "concurrency": sizes.flow_concurrency,
+                            "duration": sizes.flow_seconds,
+                        },
+                        probe(port, sizes.flow_seconds),
+                    )
+                    rounds.append({"flows": sat, "healthz": health})
+                bounds.append(argon2_bound(preset, sizes.bound_seconds))
+                for i, one in enumerate(rounds):
+                    one["bound"] = (bounds[i] + bounds[i + 1]) / 2
+                    one["ratio"] = one["flows"]["rate"] / one["bound"]
+                results["bounds"] = bounds
+                results["rounds"] = rounds
+                ranked = sorted(rounds, key=lambda one: float(one["ratio"]))
+                median = ranked[len(ranked) // 2]
+                results["bound_before"], results["bound_after"] = bounds[0], bounds[-1]
+                results["bound"] = median["bound"]
+                results["flows"] = median["flows"]
+                # The worst /healthz p99 of all rounds, not the median's.
+                results["healthz_under_flows"] = max(
+                    (one["healthz"] for one in rounds),
+                    key=lambda h: float(h["latency_ms"].get("healthz", {}).get("p99", 0.0)),
                 )
-                results["flows"] = sat
-                results["healthz_under_flows"] = health
-                results["bound_after"] = argon2_bound(preset, sizes.bound_seconds)
                 results["flows_moderate"] = flows(
                     port, sizes.moderate_concurrency, sizes.flow_seconds / 2
                 )
@@ -218,34 +306,7 @@ def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) ->
                 results["refused_sends"] = procs.loadgen({**refused, "kind": "refused_sends"})[0]
                 results["unknown_checks"] = procs.loadgen({**refused, "kind": "unknown_checks"})[0]
 
-                # -- target 6: the provider answers in 2 s ---------------------------------
-                procs.http_send(
-                    sim_port,
-                    "POST",
-                    "/_admin/faults",
-                    {"mode": "latency", "latency_ms": sizes.slow_latency_ms},
-                )
-                slow: list[dict[str, Any]] = []
-                for concurrency in sizes.slow_concurrency:
-                    rounds = sizes.slow_seconds * 1000 / sizes.slow_latency_ms + 2
-                    count = int(concurrency * rounds)
-                    spec = {
-                        "kind": "creates",
-                        "port": port,
-                        "key": API_KEY,
-                        "numbers": [next(numbers) for _ in range(count)],
-                        "concurrency": concurrency,
-                        "duration": sizes.slow_seconds,
-                    }
-                    if concurrency == max(sizes.slow_concurrency):
-                        created, health_slow = procs.loadgen(spec, probe(port, sizes.slow_seconds))
-                        results["healthz_under_slow_provider"] = health_slow
-                    else:
-                        created = procs.loadgen(spec)[0]
-                    created["concurrency"] = concurrency
-                    slow.append(created)
-                results["slow_provider"] = slow
-                procs.http_send(sim_port, "DELETE", "/_admin/faults", {})
+                results["slow_provider_owasp"], results["healthz_slow_owasp"] = slow_provider(port)
 
             # -- target 5: one worker ------------------------------------------------------
             if sizes.workers == 1:
@@ -264,39 +325,23 @@ def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) ->
                 procs.loadgen({**bare, "duration": 0.5})
                 results["bare"] = procs.loadgen(bare)[0]
 
-            # -- target 4: Redis memory per pending verification ---------------------------
-            rclient.flushall()
-            mem_env = {**env, "OTP_HASH_PRESET": "test"}
-            with procs.service(mem_env, sizes.workers, logs / "service-mem.log") as port:
-                before = int(rclient.info("memory")["used_memory"])
-                spec = {
-                    "kind": "creates",
-                    "port": port,
-                    "key": API_KEY,
-                    "numbers": [next(numbers) for _ in range(sizes.memory_count)],
-                    "concurrency": 16,
-                    "duration": 300,
-                }
-                fill = procs.loadgen(spec)[0]
-                time.sleep(0.2)
-                after = int(rclient.info("memory")["used_memory"])
-                pending = sum(1 for _ in rclient.scan_iter(match="otp:{p:*}:v:*", count=1000))
-                results["memory"] = {
-                    "created": fill["units"],
-                    "errors": fill["errors"],
-                    "fill_rate": fill["rate"],
-                    "pending": pending,
-                    "used_memory_before": before,
-                    "used_memory_after": after,
-                    "bytes_per_verification": round((after - before) / max(1, pending), 1),
-                    "keys": int(rclient.dbsize()),
-                    "breakdown": memory_breakdown(rclient),
-                    "redis_config": {
-                        k: v
-                        for k, v in rclient.config_get("*listpack*").items()
-                        if k.startswith(("hash", "zset"))
-                    },
-                }
+            # -- targets 6 (pools alone) and 4, with the cheap hashing preset -------------
+            # Target 4's main figure: numbers under one prefix (the prefix budgets are
+            # shared, not per verification), the SMS-pumping guard off (it would block the
+            # prefix; its set holds at most OTP_PREFIX_BURST_NUMBERS members per prefix).
+            cheap = {**env, "OTP_HASH_PRESET": "test", "OTP_PREFIX_BURST_NUMBERS": "0"}
+            with procs.service(cheap, sizes.workers, logs / "service-cheap.log") as port:
+                results["slow_provider"], results["healthz_under_slow_provider"] = slow_provider(
+                    port
+                )
+                one_prefix = [f"+90532{i:07d}" for i in range(sizes.memory_count)]
+                results["memory"] = fill(port, one_prefix)
+            # The worst case: every number under its own prefix, the guard on.
+            worst = {**env, "OTP_HASH_PRESET": "test"}
+            with procs.service(worst, sizes.workers, logs / "service-worst.log") as port:
+                results["memory_distinct_prefixes"] = fill(
+                    port, [next(numbers) for _ in range(sizes.memory_count)]
+                )
     finally:
         results["seconds"] = round(time.monotonic() - started, 1)
         results["machine_after"] = machine_state()
