@@ -1,1 +1,1 @@
-"""Benchmarks (not part of the test suite; see README)."""
+"""Benchmarks (not part of the test suite; see README): ``python -m bench``."""

@@ -53,6 +53,12 @@ def _prepare_metrics_dir(workers: int) -> None:
 def _serve_uvicorn(args: argparse.Namespace) -> None:
     import uvicorn
 
+    # argon2 threads per worker: together, one per core. More threads than cores only
+    # make hashes wait on each other and on the event loops (bench/: fewer flows/s and a
+    # slower /healthz); OTP_HASH_WORKERS still wins when set.
+    if not os.environ.get("OTP_HASH_WORKERS", "").strip():
+        per_worker = max(1, (os.cpu_count() or 1) // max(1, args.workers))
+        os.environ["OTP_HASH_WORKERS"] = str(per_worker)
     uvicorn.run(
         APP_FACTORY,
         factory=True,

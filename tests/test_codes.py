@@ -50,3 +50,21 @@ def test_message_puts_webotp_line_last_and_includes_app_hash() -> None:
     assert text.splitlines()[0] == "Code 123456, valid 5 min"
     assert "FA+9qCX9VSu" in text
     assert text.splitlines()[-1] == "@example.com #123456"
+
+
+def test_stored_hash_is_compact_and_full_phc_strings_still_verify() -> None:
+    """Stored without the constant '$argon2id$v=19$' prefix: at most 64 bytes, so that
+    Redis keeps a verification as a listpack (bench/RESULTS.md, target 4)."""
+    from argon2 import PasswordHasher
+
+    from otpservice.domain.codes import PHC_PREFIX
+
+    for name in ("owasp", "strong"):
+        preset = PRESETS[name]
+        hasher = CodeHasher(b"k" * 32, preset)
+        stored = hasher.hash("vid-1", "login", "012345")
+        assert not stored.startswith("$") and len(stored) <= 64
+        assert hasher.matches(stored, "vid-1", "login", "012345")
+        assert hasher.matches(PHC_PREFIX + stored, "vid-1", "login", "012345")
+        assert not hasher.matches(stored, "vid-1", "login", "012346")
+    assert PasswordHasher().hash("x").startswith(PHC_PREFIX)

@@ -52,6 +52,15 @@ def provide_service(request: Request[Any, Any, Any]) -> VerificationService:
     return service
 
 
+def provide_service_after_client(
+    request: Request[Any, Any, Any], client: NamedDependency[ClientKey]
+) -> VerificationService:
+    """The service, resolved after the client. Litestar resolves independent dependencies
+    together in an anyio task group, which cost a refused request ~8% of its CPU (bench/);
+    chained, they resolve one after the other without one."""
+    return provide_service(request)
+
+
 def allowed_methods(request: Request[Any, Any, Any]) -> str:
     """The methods of the matched path, for ``Allow``."""
     template = request.scope.get("path_template")
@@ -212,7 +221,7 @@ def v1_router() -> Router:
         route_handlers=[Verifications, Provider],
         dependencies={
             "client": Provide(provide_client),
-            "service": Provide(provide_service, sync_to_thread=False),
+            "service": Provide(provide_service_after_client, sync_to_thread=False),
         },
         guards=[require_client],
         before_request=require_json,

@@ -3,13 +3,11 @@
 -- KEYS[1] verification hash   KEYS[2] failure streak   KEYS[3] failures 24 h
 -- ARGV[1] rid  ARGV[2] hash that was verified  ARGV[3] attempt token
 -- Returns {"approved", attempts_left} | {"notfound", reason}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local v = redis.call('HMGET', KEYS[1], 'st', 'rid', 'h', 'a')
 if v[2] ~= ARGV[1] or v[3] ~= ARGV[2] then return {'notfound', 'unknown'} end
 -- The code was right: it is not a failure, whoever approved first.
 redis.call('ZREM', KEYS[3], ARGV[3])
 if v[1] ~= 'pending' then return {'notfound', v[1]} end
-redis.call('HSET', KEYS[1], 'st', 'approved', 'up', now)
+redis.call('HSET', KEYS[1], 'st', 'approved')
 redis.call('DEL', KEYS[2])
 return {'approved', v[4]}

@@ -16,13 +16,13 @@ if ARGV[2] == 'resend' then
     return {'lost'}
   end
   local n = tonumber(v[3]) + 1
-  redis.call('HSET', KEYS[1], 'h', ARGV[4], 'n', n, 'ex', ex, 'up', now, 'sid', ARGV[8],
+  redis.call('HSET', KEYS[1], 'h', ARGV[4], 'n', n, 'ex', ex, 'sid', ARGV[8],
     'rs', now + math.floor(tonumber(ARGV[6]) * 2 ^ (n - 1)))
 else
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'rid', ARGV[3], 'c', ARGV[9], 'ph', ARGV[10], 'pu', ARGV[11],
     'lo', ARGV[12], 'st', 'pending', 'h', ARGV[4], 'n', 1, 'ms', ARGV[13], 'a', ARGV[7],
-    'ex', ex, 'rs', now + tonumber(ARGV[6]), 'cr', now, 'up', now, 'sid', ARGV[8], 't', ARGV[14])
+    'ex', ex, 'rs', now + tonumber(ARGV[6]), 'cr', now, 'sid', ARGV[8], 't', ARGV[14])
 end
 redis.call('PEXPIREAT', KEYS[1], ex)
 redis.call('DEL', KEYS[2])

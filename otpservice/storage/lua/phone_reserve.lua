@@ -38,7 +38,9 @@ if ARGV[2] ~= '1' then
       return {'limited', 'phone_10m', tostring(first + tenmin - now)}
     end
   end
-  redis.call('ZADD', KEYS[3], now, ARGV[3])
+  -- The log's member is the token's first 12 hex digits (48 bits, unique among a phone's
+  -- few sends a day): short members keep the per-phone log small.
+  redis.call('ZADD', KEYS[3], now, string.sub(ARGV[3], 1, 12))
   redis.call('PEXPIRE', KEYS[3], day)
 end
 
