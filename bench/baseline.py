@@ -1,7 +1,7 @@
 """The yardstick for refusals: a bare Litestar endpoint doing one Redis call, served the
 way ``otpservice serve`` serves the service (same server, same options, same workers).
 
-Run as ``python -m bench.baseline --port P --workers N`` with BENCH_REDIS_URL set.
+Run as ``python -m bench.baseline --port P --workers N --server S`` with BENCH_REDIS_URL set.
 """
 
 from __future__ import annotations
@@ -40,22 +40,20 @@ def create_baseline_app() -> Litestar:
 
 
 def main() -> None:
-    import uvicorn
+    from otpservice.cli import DEFAULT_SERVER, SERVERS, run_server
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--server", choices=SERVERS, default=DEFAULT_SERVER)
     args = parser.parse_args()
-    # Mirrors otpservice.cli.cmd_serve; keep the two in step.
-    uvicorn.run(
+    run_server(
         "bench.baseline:create_baseline_app",
-        factory=True,
+        server=args.server,
         host="127.0.0.1",
         port=args.port,
         workers=args.workers,
-        log_level="warning",
-        proxy_headers=True,
-        timeout_graceful_shutdown=20,
+        forwarded_allow_ips="127.0.0.1",
     )
 
 

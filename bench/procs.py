@@ -154,11 +154,12 @@ def simulator(provider_key: str, log: Path) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def service(env: Mapping[str, str], workers: int, log: Path) -> Iterator[int]:
+def service(env: Mapping[str, str], workers: int, log: Path, server: str) -> Iterator[int]:
     """``otpservice serve --workers N``: the production entry point, in real processes."""
     port = free_port()
     argv = [PYTHON, "-m", "otpservice", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = Proc("service", [*argv, "--workers", str(workers)], child_env(env), log)
+    argv += ["--workers", str(workers), "--server", server]
+    proc = Proc("service", argv, child_env(env), log)
     try:
         wait_http(port, "/readyz", proc.popen)
         time.sleep(0.5 * workers)  # every worker has started its lifespan
@@ -168,9 +169,10 @@ def service(env: Mapping[str, str], workers: int, log: Path) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def baseline(redis_url: str, workers: int, log: Path) -> Iterator[int]:
+def baseline(redis_url: str, workers: int, log: Path, server: str) -> Iterator[int]:
     port = free_port()
     argv = [PYTHON, "-m", "bench.baseline", "--port", str(port), "--workers", str(workers)]
+    argv += ["--server", server]
     proc = Proc("baseline", argv, child_env({"BENCH_REDIS_URL": redis_url}), log)
     try:
         wait_http(port, "/healthz", proc.popen)

@@ -226,7 +226,7 @@ Refused sends: `POST /v1/verifications` with `client_ip` over its `ip_hour` budg
 (429 from the first script, one round trip). Unknown checks: `POST
 /v1/verifications/<random id>/check` (404, one round trip). The yardstick
 (`bench/baseline.py`): a Litestar app with one `POST` handler that decodes the same JSON
-body and does one `INCR`, served by uvicorn with `otpservice serve`'s options and the
+body and does one `INCR`, served by {s["server"]} with `otpservice serve`'s options and the
 same {s["workers"]} workers. {s["refused_concurrency"]} connections, {s["refused_seconds"]} s each.
 
 | endpoint | requests/s | p50 / p99 | errors |

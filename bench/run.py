@@ -20,6 +20,7 @@ import redis
 from bench import procs
 from bench.hashbound import argon2_bound
 from bench.report import write_report
+from otpservice.cli import DEFAULT_SERVER, SERVERS
 from otpservice.domain.codes import PRESETS
 
 CLIENT = "bench"
@@ -48,6 +49,7 @@ class Sizes:
     slow_seconds: float
     preset: str
     rounds: int
+    server: str = DEFAULT_SERVER
 
 
 FULL = Sizes(
@@ -158,10 +160,14 @@ def memory_breakdown(client: redis.Redis, sample: int = 300) -> dict[str, dict[s
     return out
 
 
-def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) -> dict[str, Any]:
+def run_bench(
+    out_dir: Path, quick: bool = False, workers: int | None = None, server: str | None = None
+) -> dict[str, Any]:
     sizes = QUICK if quick else FULL
     if workers:
         sizes = Sizes(**{**sizes.__dict__, "workers": workers})
+    if server:
+        sizes = Sizes(**{**sizes.__dict__, "server": server})
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="otpbench-"))
     logs = work / "logs"
@@ -258,7 +264,7 @@ def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) ->
 
             # -- targets 1 and 3: rounds of (bound, flows), so that both see the same
             # background load; the bound runs while the service idles -----------------
-            with procs.service(env, sizes.workers, logs / "service.log") as port:
+            with procs.service(env, sizes.workers, logs / "service.log", sizes.server) as port:
                 flows(port, sizes.flow_concurrency, min(3.0, sizes.flow_seconds))  # warm-up
                 spec = {**base, "kind": "flows", "port": port}
                 bounds: list[float] = []
@@ -312,7 +318,7 @@ def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) ->
             if sizes.workers == 1:
                 results["flows_one_worker"] = results["flows"]
             else:
-                with procs.service(env, 1, logs / "service-1.log") as port:
+                with procs.service(env, 1, logs / "service-1.log", sizes.server) as port:
                     flows(port, sizes.flow_concurrency, min(3.0, sizes.flow_seconds))
                     results["flows_one_worker"] = flows(
                         port, sizes.flow_concurrency, sizes.flow_seconds
@@ -320,7 +326,9 @@ def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) ->
 
             # -- target 2's yardstick: a bare endpoint with one Redis call ------------------
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
-            with procs.baseline(redis_url, sizes.workers, logs / "baseline.log") as port:
+            with procs.baseline(
+                redis_url, sizes.workers, logs / "baseline.log", sizes.server
+            ) as port:
                 bare = {**refused, "port": port, "kind": "bare"}
                 procs.loadgen({**bare, "duration": 0.5})
                 results["bare"] = procs.loadgen(bare)[0]
@@ -330,7 +338,9 @@ def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) ->
             # shared, not per verification), the SMS-pumping guard off (it would block the
             # prefix; its set holds at most OTP_PREFIX_BURST_NUMBERS members per prefix).
             cheap = {**env, "OTP_HASH_PRESET": "test", "OTP_PREFIX_BURST_NUMBERS": "0"}
-            with procs.service(cheap, sizes.workers, logs / "service-cheap.log") as port:
+            with procs.service(
+                cheap, sizes.workers, logs / "service-cheap.log", sizes.server
+            ) as port:
                 results["slow_provider"], results["healthz_under_slow_provider"] = slow_provider(
                     port
                 )
@@ -338,7 +348,9 @@ def run_bench(out_dir: Path, quick: bool = False, workers: int | None = None) ->
                 results["memory"] = fill(port, one_prefix)
             # The worst case: every number under its own prefix, the guard on.
             worst = {**env, "OTP_HASH_PRESET": "test"}
-            with procs.service(worst, sizes.workers, logs / "service-worst.log") as port:
+            with procs.service(
+                worst, sizes.workers, logs / "service-worst.log", sizes.server
+            ) as port:
                 results["memory_distinct_prefixes"] = fill(
                     port, [next(numbers) for _ in range(sizes.memory_count)]
                 )
@@ -356,8 +368,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (the smoke test)")
     parser.add_argument("--out", default=str(Path(__file__).parent), help="output directory")
     parser.add_argument("--workers", type=int, default=0, help="default: one per core")
+    parser.add_argument("--server", choices=SERVERS, default=DEFAULT_SERVER)
     args = parser.parse_args()
-    results = run_bench(Path(args.out), quick=args.quick, workers=args.workers or None)
+    results = run_bench(
+        Path(args.out), quick=args.quick, workers=args.workers or None, server=args.server
+    )
     print((Path(args.out) / "RESULTS.md").read_text())
     print(f"({results['seconds']} s)")
 

@@ -50,40 +50,47 @@ def _prepare_metrics_dir(workers: int) -> None:
     os.environ[MULTIPROC_ENV] = str(directory)
 
 
-def _serve_uvicorn(args: argparse.Namespace) -> None:
+def run_server(
+    factory: str, *, server: str, host: str, port: int, workers: int, forwarded_allow_ips: str
+) -> None:
+    """Serve an ASGI app factory the way production does (bench/ serves its yardstick
+    through this too, so both run on the same server settings)."""
+    if server == "uvicorn":
+        _serve_uvicorn(factory, host, port, workers, forwarded_allow_ips)
+    else:
+        _serve_granian(factory, host, port, workers)
+
+
+def _serve_uvicorn(
+    factory: str, host: str, port: int, workers: int, forwarded_allow_ips: str
+) -> None:
     import uvicorn
 
-    # argon2 threads per worker: together, one per core. More threads than cores only
-    # make hashes wait on each other and on the event loops (bench/: fewer flows/s and a
-    # slower /healthz); OTP_HASH_WORKERS still wins when set.
-    if not os.environ.get("OTP_HASH_WORKERS", "").strip():
-        per_worker = max(1, (os.cpu_count() or 1) // max(1, args.workers))
-        os.environ["OTP_HASH_WORKERS"] = str(per_worker)
     uvicorn.run(
-        APP_FACTORY,
+        factory,
         factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+        host=host,
+        port=port,
+        workers=workers,
         log_level="warning",
         log_config=None,  # our structlog set-up formats uvicorn's records too
         access_log=False,  # one event per request comes from our middleware
         proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
+        forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
 
 
-def _serve_granian(args: argparse.Namespace) -> None:
+def _serve_granian(factory: str, host: str, port: int, workers: int) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
     Server(
-        APP_FACTORY,
-        address=args.host,
-        port=args.port,
+        factory,
+        address=host,
+        port=port,
         interface=Interfaces.ASGI,
-        workers=args.workers,
+        workers=workers,
         factory=True,
         log_enabled=True,
         # granian's own lines go to the root logger, which our structlog set-up formats.
@@ -113,10 +120,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # A SIGTERM the server already handled (drain, lifespan shutdown) is a clean exit, not a
     # death by signal: uvicorn re-raises the signal it caught once it has shut down.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    if args.server == "uvicorn":
-        _serve_uvicorn(args)
-    else:
-        _serve_granian(args)
+    # argon2 threads per worker: together, one per core. More threads than cores only
+    # make hashes wait on each other and on the event loops (bench/: fewer flows/s and a
+    # slower /healthz); OTP_HASH_WORKERS still wins when set.
+    if not os.environ.get("OTP_HASH_WORKERS", "").strip():
+        per_worker = max(1, (os.cpu_count() or 1) // args.workers)
+        os.environ["OTP_HASH_WORKERS"] = str(per_worker)
+    run_server(
+        APP_FACTORY,
+        server=args.server,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+    )
     return 0
 
 
