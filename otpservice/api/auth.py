@@ -8,7 +8,6 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 
 from otpservice.config import ClientKey
 from otpservice.errors import Forbidden, Unauthorized
@@ -55,14 +54,6 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> ClientKey:
     connection.scope.setdefault("state", {})[_CLIENT] = client
     note_client(connection.scope, client.name)
     return client
-
-
-async def require_client(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    """Guard: the key is checked before anything else, so a caller without one learns nothing
-    about the body it sent (no 415, 400 or 413 first) and costs no parsing."""
-    authenticate(connection)
 
 
 async def provide_client(request: Request[Any, Any, Any]) -> ClientKey:

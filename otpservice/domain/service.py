@@ -279,7 +279,9 @@ class VerificationService:
 
     def _refuse(self, policy: str, retry_after: float, phone: Phone) -> tuple[Verification, bool]:
         self.telemetry.refused(policy)
-        log.info("verification.refused", policy=policy, phone=phone.masked)
+        # Debug only: the request line already names the policy, and a flood of refusals
+        # should not double the log volume.
+        log.debug("verification.refused", policy=policy, phone=phone.masked)
         raise RateLimited(policy, retry_after)
 
     async def _give_back(

@@ -8,15 +8,16 @@ scanners). For every HTTP request it:
   log line of the request (the domain's too) carries it;
 * records the request count and latency by route *template* (never the raw path: paths
   can hold ids and, on the Twilio surface, phone numbers);
-* logs one ``request`` event with method, route, status and duration.
+* logs one ``request`` event with method, route, status, duration, the client's name and,
+  for a refusal, the policy that refused it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -25,6 +26,7 @@ from otpservice.observability.metrics import Metrics
 
 REQUEST_ID_HEADER = b"x-request-id"
 CLIENT_KEY_IN_SCOPE = "otpservice.client"
+POLICY_IN_SCOPE = "otpservice.policy"
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED = "unmatched"
 
@@ -39,12 +41,18 @@ def request_id_of(scope: Scope) -> str:
             if _SANE_ID.match(value):
                 return str(value.decode("ascii"))
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # what uuid4().hex carries, without building a UUID
 
 
 def note_client(scope: Any, name: str) -> None:
     """Authentication names the caller (its configured name, never its key) for the log."""
     scope.setdefault("state", {})[CLIENT_KEY_IN_SCOPE] = name
+
+
+def note_refusal(scope: Any, policy: str) -> None:
+    """The throttling policy that refused the request, for its ``request`` line: one line
+    per refusal, however hard a number or network is hammered."""
+    scope.setdefault("state", {})[POLICY_IN_SCOPE] = policy
 
 
 def route_of(scope: Scope) -> str:
@@ -99,12 +107,14 @@ class RequestObservability:
                     level = logging.DEBUG
                 else:
                     level = logging.INFO
-                log.log(
-                    level,
-                    "request",
-                    method=method,
-                    route=route,
-                    status=status,
-                    duration_ms=round(seconds * 1000, 2),
-                    client=scope.get("state", {}).get(CLIENT_KEY_IN_SCOPE),
-                )
+                state = scope.get("state", {})
+                fields: dict[str, Any] = {
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "client": state.get(CLIENT_KEY_IN_SCOPE),
+                }
+                if POLICY_IN_SCOPE in state:
+                    fields["policy"] = state[POLICY_IN_SCOPE]
+                log.log(level, "request", **fields)

@@ -281,8 +281,9 @@ def test_failures_escalate_across_resends_and_the_right_code_wins_after_the_dela
             elif guesses % 3 == 0:
                 assert api.create(PHONE).status_code == 201  # a resend, same streak
         print("\nwaits before each of 20 wrong guesses (s):", [round(w, 2) for w in waits])
-        # The first five failures are free; after them each check waits longer, up to the cap.
-        assert refusals[:6] == [0] * 6
+        # The first five failures are free; the fifth arms a 50 ms delay, which the sixth guess
+        # meets or not depending on how long the resend took; from the seventh on each waits.
+        assert refusals[:5] == [0] * 5
         assert all(r > 0 for r in refusals[6:])
         assert waits[8] > waits[7] * 1.5 > 0.1
         assert waits[9] > waits[8] * 1.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,7 +132,13 @@ def test_low_balance_is_a_gauge_and_a_warning(
         m = scrape(server.url)
     assert value(m, "otp_provider_balance_sms") == 42
     assert value(m, "otp_provider_call_duration_seconds_count", operation="balance") >= 2
-    assert '"event": "provider.low_balance"' in capfd.readouterr().err
+    warnings = [
+        json.loads(line)
+        for line in capfd.readouterr().err.splitlines()
+        if line.startswith("{") and "provider.low_balance" in line
+    ]
+    assert warnings and warnings[0]["event"] == "provider.low_balance"
+    assert warnings[0]["level"] == "warning" and warnings[0]["local_sms"] == 42
 
 
 def test_metrics_need_no_key_and_are_out_of_the_schema(redis_url: str, sim: Sim) -> None:
