@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -36,11 +38,30 @@ SCRIPTS = (
     "check_approve",
     "check_reject",
     "set_status",
+    "verification_load",
+)
+# Scripts that read or write a verification get its record layout prepended.
+RECORD_SCRIPTS = frozenset(
+    {
+        "phone_reserve",
+        "phone_commit",
+        "check_reserve",
+        "check_approve",
+        "check_reject",
+        "set_status",
+        "verification_load",
+    }
 )
 
 
-def load_script_source(name: str) -> str:
+def _lua(name: str) -> str:
     return (resources.files("otpservice.storage") / "lua" / f"{name}.lua").read_text("utf-8")
+
+
+def load_script_source(name: str) -> str:
+    if name in RECORD_SCRIPTS:
+        return _lua("verification") + "\n" + _lua(name)
+    return _lua(name)
 
 
 def _s(value: Any) -> str:
@@ -52,23 +73,62 @@ def _seconds(ms: Any) -> float:
 
 
 def _verification(fields: Sequence[Any], ref: VerificationRef) -> Verification:
-    raw = {_s(fields[i]): _s(fields[i + 1]) for i in range(0, len(fields), 2)}
+    """A verification from its record's fields, in verification.lua's order."""
+    (rid, client, phone, purpose, locale, status, _hash, sends, max_sends, attempts) = fields[:10]
+    (expires, resend_at, created, sms_id, test) = fields[10:15]
     return Verification(
-        id=VerificationRef(ref.tag, ref.slot, raw["rid"]).id,
-        client=raw["c"],
-        phone=raw["ph"],
-        purpose=raw["pu"],
-        locale=raw["lo"],
-        status=Status(raw["st"]),
-        created_at=int(raw["cr"]) / 1000,
-        expires_at=int(raw["ex"]) / 1000,
-        resend_available_at=int(raw["rs"]) / 1000,
-        sends=int(raw["n"]),
-        max_sends=int(raw["ms"]),
-        attempts_remaining=int(raw["a"]),
-        sms_id=raw.get("sid", ""),
-        test=raw.get("t") == "1",
+        id=VerificationRef(ref.tag, ref.slot, _rid_hex(rid)).id,
+        client=_s(client),
+        phone=_s(phone),
+        purpose=_s(purpose),
+        locale=_s(locale),
+        status=Status(_s(status)),
+        created_at=int(created) / 1000,
+        expires_at=int(expires) / 1000,
+        resend_available_at=int(resend_at) / 1000,
+        sends=int(sends),
+        max_sends=int(max_sends),
+        attempts_remaining=int(attempts),
+        sms_id=_s(sms_id),
+        test=int(test) == 1,
     )
+
+
+# Stored compactly: a 128-bit rid as 16 bytes, a code hash as its argon2 parameters, salt
+# and digest in binary rather than the 61-character text the hasher gives.
+def _rid_bytes(rid: str) -> bytes:
+    return bytes.fromhex(rid) if rid else b""
+
+
+def _rid_hex(raw: Any) -> str:
+    return bytes(raw).hex() if isinstance(raw, bytes) else _s(raw)
+
+
+_HASH_HEAD = struct.Struct(">IHHB")  # memory KiB, time cost, parallelism, salt length
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.b64encode(raw).rstrip(b"=").decode()
+
+
+def pack_code_hash(compact: str) -> bytes:
+    """``m=19456,t=2,p=1$<salt>$<digest>`` (the hasher's form) to its binary record form."""
+    params, salt, digest = compact.split("$")
+    memory, time_cost, lanes = (int(part.split("=", 1)[1]) for part in params.split(","))
+    raw_salt = _b64decode(salt)
+    head = _HASH_HEAD.pack(memory, time_cost, lanes, len(raw_salt))
+    return head + raw_salt + _b64decode(digest)
+
+
+def unpack_code_hash(packed: bytes) -> str:
+    memory, time_cost, lanes, salt_len = _HASH_HEAD.unpack_from(packed)
+    body = packed[_HASH_HEAD.size :]
+    salt, digest = body[:salt_len], body[salt_len:]
+    return f"m={memory},t={time_cost},p={lanes}${_b64encode(salt)}${_b64encode(digest)}"
 
 
 class RedisStore:
@@ -264,7 +324,7 @@ class RedisStore:
         if kind == "new":
             return PhoneVerdict("new")
         if kind == "resend":
-            return PhoneVerdict("resend", rid=_s(reply[1]), sends=int(_s(reply[2])))
+            return PhoneVerdict("resend", rid=_rid_hex(reply[1]), sends=int(_s(reply[2])))
         return PhoneVerdict("limited", policy=_s(reply[1]), retry_after=_seconds(reply[2]))
 
     async def release_phone(self, target: SendTarget, token: str, *, refund: bool) -> None:
@@ -294,8 +354,8 @@ class RedisStore:
             [
                 token,
                 mode,
-                rid,
-                code_hash,
+                _rid_bytes(rid),
+                pack_code_hash(code_hash),
                 ttl_ms,
                 self._cooldown_ms,
                 self._max_checks,
@@ -329,16 +389,10 @@ class RedisStore:
     # -- reads and checks --------------------------------------------------------------
 
     async def load(self, ref: VerificationRef) -> Verification | None:
-        try:
-            fields = await self.redis.hgetall(keys.verification(ref))
-        except RedisError as exc:
-            raise StorageUnavailable("Storage is unavailable.") from exc
+        fields = await self._run("verification_load", [keys.verification(ref)], [])
         if not fields:
             return None
-        flat: list[Any] = []
-        for k, v in fields.items():
-            flat += [k, v]
-        found = _verification(flat, ref)
+        found = _verification(fields, ref)
         if ref.rid and VerificationRef.parse(found.id).rid != ref.rid:
             return None
         return found
@@ -352,7 +406,7 @@ class RedisStore:
             [keys.verification(ref), keys.failure_streak(ref.tag, net), keys.failures_day(ref.tag)],
             [
                 client,
-                ref.rid,
+                _rid_bytes(ref.rid),
                 token,
                 back.free_failures,
                 int(back.base_seconds * 1000),
@@ -364,8 +418,8 @@ class RedisStore:
         if kind == "ok":
             await self._durable(keys.verification(ref))
             return Attempt(
-                rid=_s(reply[1]),
-                code_hash=_s(reply[2]),
+                rid=_rid_hex(reply[1]),
+                code_hash=unpack_code_hash(bytes(reply[2])),
                 attempts_left=int(_s(reply[3])),
                 purpose=_s(reply[4]),
                 token=token,
@@ -383,7 +437,7 @@ class RedisStore:
                 keys.failure_streak(ref.tag, net),
                 keys.failures_day(ref.tag),
             ],
-            [attempt.rid, attempt.code_hash, attempt.token],
+            [_rid_bytes(attempt.rid), pack_code_hash(attempt.code_hash), attempt.token],
         )
         if _s(reply[0]) != "approved":
             raise VerificationNotFound(_reason(_s(reply[1])))
@@ -392,13 +446,15 @@ class RedisStore:
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        reply = await self._run("check_reject", [keys.verification(full)], [attempt.rid])
+        reply = await self._run(
+            "check_reject", [keys.verification(full)], [_rid_bytes(attempt.rid)]
+        )
         status = _s(reply)
         return Status(status) if status in Status._value2member_map_ else Status.PENDING
 
     async def set_status(self, ref: VerificationRef, client: str, status: Status) -> None:
         reply = await self._run(
-            "set_status", [keys.verification(ref)], [client, ref.rid, status.value]
+            "set_status", [keys.verification(ref)], [client, _rid_bytes(ref.rid), status.value]
         )
         if _s(reply[0]) != "ok":
             raise VerificationNotFound(_reason(_s(reply[1])))

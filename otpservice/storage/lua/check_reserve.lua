@@ -1,20 +1,19 @@
 -- Check, step 1 (phone tag): take one attempt before any hashing.
 -- The attempt is counted as a failure right away (fail closed); check_approve gives it back.
--- KEYS[1] verification hash   KEYS[2] failure streak for phone+network   KEYS[3] failures 24 h (zset)
--- ARGV[1] client  ARGV[2] rid ("" = any, for lookups by phone)  ARGV[3] attempt token
+-- KEYS[1] verification   KEYS[2] failure streak for phone+network   KEYS[3] failures 24 h (zset)
+-- ARGV[1] client  ARGV[2] rid, binary ("" = any, for lookups by phone)  ARGV[3] attempt token
 -- ARGV[4] free failures  ARGV[5] delay base ms  ARGV[6] delay cap ms  ARGV[7] daily failure cap
 -- Returns {"ok", rid, hash, attempts_left, purpose} | {"limited", policy, retry_ms}
 --       | {"notfound", reason}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local day = 86400000
 
-local v = redis.call('HMGET', KEYS[1], 'st', 'c', 'rid', 'a', 'ex', 'h', 'pu')
-if not v[1] or v[2] ~= ARGV[1] or (ARGV[2] ~= '' and v[3] ~= ARGV[2]) then
+local v = load_verification(KEYS[1])
+if not v or v[CLIENT] ~= ARGV[1] or (ARGV[2] ~= '' and v[RID] ~= ARGV[2]) then
   return {'notfound', 'unknown'}
 end
-if v[1] ~= 'pending' then return {'notfound', v[1]} end
-if tonumber(v[5]) <= now then return {'notfound', 'expired'} end
+if v[STATUS] ~= 'pending' then return {'notfound', v[STATUS]} end
+if v[EXPIRES] <= now then return {'notfound', 'expired'} end
 
 local wait = tonumber(redis.call('HGET', KEYS[2], 'u') or '0') - now
 if wait > 0 then return {'limited', 'check_delay', tostring(wait)} end
@@ -24,9 +23,10 @@ if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[7]) then
   return {'limited', 'check_daily_failures', tostring(tonumber(oldest[2]) + day - now)}
 end
 
-local left = tonumber(v[4])
+local left = v[ATTEMPTS]
 if left <= 0 then return {'notfound', 'max_attempts_reached'} end
-redis.call('HSET', KEYS[1], 'a', left - 1)
+v[ATTEMPTS] = left - 1
+save_verification(KEYS[1], v)
 
 redis.call('ZADD', KEYS[3], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[3], day)
@@ -37,4 +37,4 @@ if streak >= free then
   redis.call('HSET', KEYS[2], 'u', now + delay)
 end
 redis.call('PEXPIRE', KEYS[2], day)
-return {'ok', v[3], v[6], tostring(left - 1), v[7]}
+return {'ok', v[RID], v[HASH], tostring(left - 1), v[PURPOSE]}

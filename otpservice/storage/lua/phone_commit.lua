@@ -1,29 +1,32 @@
 -- Send, step 3 (phone tag): store the new code's hash once the provider accepted the SMS.
 -- A new verification starts fresh; a resend restarts expiry and keeps attempts (never a reset).
--- KEYS[1] verification hash   KEYS[2] send lock
--- ARGV[1] lock token  ARGV[2] "new"/"resend"  ARGV[3] rid  ARGV[4] code hash  ARGV[5] ttl ms
--- ARGV[6] cooldown base ms  ARGV[7] max checks  ARGV[8] sms id  ARGV[9] client  ARGV[10] e164
--- ARGV[11] purpose  ARGV[12] locale  ARGV[13] max sends  ARGV[14] test "1"/"0"
--- Returns the verification as a flat field list, or {"lost"} when the lock or the slot changed.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- KEYS[1] verification   KEYS[2] send lock
+-- ARGV[1] lock token  ARGV[2] "new"/"resend"  ARGV[3] rid (binary)  ARGV[4] code hash (binary)
+-- ARGV[5] ttl ms  ARGV[6] cooldown base ms  ARGV[7] max checks  ARGV[8] sms id  ARGV[9] client
+-- ARGV[10] e164  ARGV[11] purpose  ARGV[12] locale  ARGV[13] max sends  ARGV[14] test "1"/"0"
+-- Returns the verification's fields, or {"lost"} when the lock or the slot changed.
+local now = now_ms()
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'lost'} end
 local ex = now + tonumber(ARGV[5])
+local v
 if ARGV[2] == 'resend' then
-  local v = redis.call('HMGET', KEYS[1], 'st', 'rid', 'n')
-  if v[1] ~= 'pending' or v[2] ~= ARGV[3] then
+  v = load_verification(KEYS[1])
+  if not v or v[STATUS] ~= 'pending' or v[RID] ~= ARGV[3] then
     redis.call('DEL', KEYS[2])
     return {'lost'}
   end
-  local n = tonumber(v[3]) + 1
-  redis.call('HSET', KEYS[1], 'h', ARGV[4], 'n', n, 'ex', ex, 'sid', ARGV[8],
-    'rs', now + math.floor(tonumber(ARGV[6]) * 2 ^ (n - 1)))
+  v[SENDS] = v[SENDS] + 1
+  v[HASH] = ARGV[4]
+  v[EXPIRES] = ex
+  v[SMS_ID] = ARGV[8]
+  v[RESEND_AT] = now + math.floor(tonumber(ARGV[6]) * 2 ^ (v[SENDS] - 1))
 else
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'rid', ARGV[3], 'c', ARGV[9], 'ph', ARGV[10], 'pu', ARGV[11],
-    'lo', ARGV[12], 'st', 'pending', 'h', ARGV[4], 'n', 1, 'ms', ARGV[13], 'a', ARGV[7],
-    'ex', ex, 'rs', now + tonumber(ARGV[6]), 'cr', now, 'sid', ARGV[8], 't', ARGV[14])
+  v = {}
+  v[RID], v[CLIENT], v[PHONE], v[PURPOSE], v[LOCALE] = ARGV[3], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+  v[STATUS], v[HASH], v[SENDS], v[MAX_SENDS] = 'pending', ARGV[4], 1, tonumber(ARGV[13])
+  v[ATTEMPTS], v[EXPIRES], v[RESEND_AT] = tonumber(ARGV[7]), ex, now + tonumber(ARGV[6])
+  v[CREATED], v[SMS_ID], v[TEST] = now, ARGV[8], tonumber(ARGV[14])
 end
-redis.call('PEXPIREAT', KEYS[1], ex)
+save_verification(KEYS[1], v)
 redis.call('DEL', KEYS[2])
-return redis.call('HGETALL', KEYS[1])
+return v

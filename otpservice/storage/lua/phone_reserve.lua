@@ -1,22 +1,21 @@
 -- Send, step 2 (phone tag): per-phone budgets, resend rules, and a send lock for the slot.
--- KEYS[1] verification hash (the client+purpose slot)   KEYS[2] send lock   KEYS[3] send log (zset)
+-- KEYS[1] verification (the client+purpose slot)   KEYS[2] send lock   KEYS[3] send log (zset)
 -- ARGV[1] client   ARGV[2] exempt from budgets "1"/"0"   ARGV[3] lock token   ARGV[4] lock ms
 -- ARGV[5] limit 10 min  ARGV[6] window ms  ARGV[7] limit 24 h  ARGV[8] window ms  ARGV[9] max sends
 -- Returns {"new"} | {"resend", rid, sends} | {"limited", policy, retry_ms}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 
 local busy = redis.call('PTTL', KEYS[2])
 if busy > 0 then return {'limited', 'send_in_progress', tostring(busy)} end
 
-local v = redis.call('HMGET', KEYS[1], 'st', 'c', 'rid', 'n', 'rs', 'ex')
-local resend = v[1] == 'pending' and v[2] == ARGV[1] and tonumber(v[6]) > now
+local v = load_verification(KEYS[1])
+local resend = v ~= nil and v[STATUS] == 'pending' and v[CLIENT] == ARGV[1] and v[EXPIRES] > now
 if resend then
-  if tonumber(v[4]) >= tonumber(ARGV[9]) then
-    return {'limited', 'max_sends', tostring(tonumber(v[6]) - now)}
+  if v[SENDS] >= tonumber(ARGV[9]) then
+    return {'limited', 'max_sends', tostring(v[EXPIRES] - now)}
   end
-  if tonumber(v[5]) > now then
-    return {'limited', 'resend_cooldown', tostring(tonumber(v[5]) - now)}
+  if v[RESEND_AT] > now then
+    return {'limited', 'resend_cooldown', tostring(v[RESEND_AT] - now)}
   end
 end
 
@@ -45,5 +44,5 @@ if ARGV[2] ~= '1' then
 end
 
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-if resend then return {'resend', v[3], v[4]} end
+if resend then return {'resend', v[RID], tostring(v[SENDS])} end
 return {'new'}

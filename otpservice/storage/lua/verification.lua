@@ -1,0 +1,23 @@
+-- Prepended to every script that reads or writes a verification (see redis_store.py).
+-- A verification is one string key holding a MessagePack array: one allocation instead of
+-- a hash's per-field entries keeps a pending verification small. Fields, in order:
+local RID, CLIENT, PHONE, PURPOSE, LOCALE, STATUS, HASH = 1, 2, 3, 4, 5, 6, 7
+local SENDS, MAX_SENDS, ATTEMPTS, EXPIRES, RESEND_AT, CREATED, SMS_ID, TEST =
+  8, 9, 10, 11, 12, 13, 14, 15
+-- RID and HASH are binary; times are epoch milliseconds; TEST is 1 or 0.
+
+local function load_verification(key)
+  local raw = redis.call('GET', key)
+  if not raw then return nil end
+  return cmsgpack.unpack(raw)
+end
+
+-- The key lives exactly as long as the verification is redeemable or readable.
+local function save_verification(key, v)
+  redis.call('SET', key, cmsgpack.pack(v), 'PXAT', v[EXPIRES])
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
