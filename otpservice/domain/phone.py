@@ -42,11 +42,14 @@ def parse_phone(raw: str, default_region: str) -> Phone:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhone("The phone number could not be parsed.") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone("The phone number is not a valid number.")
-    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-        raise InvalidPhone("The phone number is not a mobile number.")
     region = phonenumbers.region_code_for_number(number) or ""
+    # One type lookup instead of is_valid_number's and number_type's two (it is most of the
+    # parse): a number whose region is known and whose type is not UNKNOWN is valid.
+    kind = phonenumbers.number_type(number) if region else PhoneNumberType.UNKNOWN
+    if kind == PhoneNumberType.UNKNOWN:
+        raise InvalidPhone("The phone number is not a valid number.")
+    if kind not in _MOBILE_TYPES:
+        raise InvalidPhone("The phone number is not a mobile number.")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(e164=e164, region=region, country_code=int(number.country_code or 0))
 

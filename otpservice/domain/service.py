@@ -107,7 +107,7 @@ def network_of(client_ip: str | None) -> tuple[str | None, str | None]:
             # made-up zone would be a fresh address with fresh per-IP budgets.
             address = ipaddress.IPv6Address(address.packed)
     bits = 24 if address.version == 4 else 64
-    net = ipaddress.ip_network(f"{address}/{bits}", strict=False)
+    net = ipaddress.ip_network((address, bits), strict=False)
     return str(address), str(net)
 
 

@@ -40,6 +40,19 @@ SCRIPTS = (
     "set_status",
     "verification_load",
 )
+# The shared send budgets, in the order of the shared scripts' keys; the first two only
+# apply when the caller named the end user's address.
+SHARED_BUDGETS = (
+    "ip_hour",
+    "ip_net_hour",
+    "client_minute",
+    "country_hour",
+    "country_day",
+    "prefix_hour",
+    "prefix_day",
+    "global_minute",
+    "global_day",
+)
 # Scripts that read or write a verification get its record layout prepended.
 RECORD_SCRIPTS = frozenset(
     {
@@ -156,6 +169,8 @@ class RedisStore:
         self._idem_ttl_ms = idempotency_ttl_seconds * 1000
         self._wait_replicas = wait_replicas
         self._wait_timeout_ms = wait_timeout_ms
+        self._spec_with_ip = self._budget_spec(with_ip=True)
+        self._spec_without_ip = self._budget_spec(with_ip=False)
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(load_script_source(name)) for name in SCRIPTS
         }
@@ -210,28 +225,25 @@ class RedisStore:
 
     # -- sends -------------------------------------------------------------------------
 
-    def _shared_budgets(self, t: SendTarget) -> list[tuple[str, int, int, str]]:
-        lim = self.limits
-        rows: list[tuple[str, int, int, str]] = [
-            (keys.budget("client_minute", t.client), *_q(lim.client_minute), "client_minute"),
-            (keys.budget("country_hour", t.country), *_q(lim.country_hour), "country_hour"),
-            (keys.budget("country_day", t.country), *_q(lim.country_day), "country_day"),
-            (keys.budget("prefix_hour", t.prefix), *_q(lim.prefix_hour), "prefix_hour"),
-            (keys.budget("prefix_day", t.prefix), *_q(lim.prefix_day), "prefix_day"),
-            (keys.budget("global_minute", "all"), *_q(lim.global_minute), "global_minute"),
-            (keys.budget("global_day", "all"), *_q(lim.global_day), "global_day"),
-        ]
-        if t.ip is not None and t.ip_net is not None:
-            rows.insert(0, (keys.budget("ip_hour", t.ip), *_q(lim.ip_hour), "ip_hour"))
-            rows.insert(
-                1, (keys.budget("ip_net_hour", t.ip_net), *_q(lim.ip_net_hour), "ip_net_hour")
-            )
-        return rows
-
     def _shared_keys(self, t: SendTarget, idem: tuple[str, str] | None) -> list[str]:
+        """The shared script's keys: idempotency, prefix guard, then the budgets in
+        SHARED_BUDGETS order (the per-IP ones only when the request named an address)."""
         idem_key = keys.idempotency(t.client, idem[0]) if idem else keys.NO_IDEMPOTENCY
-        budgets = [row[0] for row in self._shared_budgets(t)]
-        return [idem_key, keys.prefix_block(t.prefix), keys.prefix_numbers(t.prefix), *budgets]
+        head = [idem_key, keys.prefix_block(t.prefix), keys.prefix_numbers(t.prefix)]
+        by_ip = [] if t.ip is None or t.ip_net is None else [t.ip, t.ip_net]
+        subjects = [*by_ip, t.client, t.country, t.country, t.prefix, t.prefix, "all", "all"]
+        policies = SHARED_BUDGETS if by_ip else SHARED_BUDGETS[2:]
+        return head + [keys.budget(p, s) for p, s in zip(policies, subjects, strict=True)]
+
+    def _budget_spec(self, with_ip: bool) -> str:
+        """The budgets' limits as one argument, "limit,period_ms,policy;…" in key order:
+        static, so built once instead of packed as 27 arguments on every send."""
+        policies = SHARED_BUDGETS if with_ip else SHARED_BUDGETS[2:]
+        rows = []
+        for policy in policies:
+            limit, period = _q(getattr(self.limits, policy))
+            rows.append(f"{limit},{period * 1000},{policy}")
+        return ";".join(rows)
 
     async def reserve_shared(
         self, target: SendTarget, idempotency: tuple[str, str] | None
@@ -247,9 +259,8 @@ class RedisStore:
             burst.window * 1000,
             burst.block * 1000,
             "0" if target.exempt else "1",
+            self._spec_with_ip if target.ip is not None else self._spec_without_ip,
         ]
-        for _, limit, period, policy in self._shared_budgets(target):
-            args += [limit, period * 1000, policy]
         reply = await self._run("shared_reserve", self._shared_keys(target, idempotency), args)
         kind = _s(reply[0])
         if kind == "ok":

@@ -1,10 +1,11 @@
 -- Send, step 1 (shared tag): idempotency claim and the shared send budgets.
 -- Checks everything first and increments only when all pass: a refused request changes nothing.
 -- KEYS[1] idempotency hash   KEYS[2] prefix block flag   KEYS[3] prefix numbers (zset)
--- KEYS[4..] fixed-window counters, in the order of their (limit, period_ms, policy) triples
+-- KEYS[4..] fixed-window counters, in the order of ARGV[9]'s budgets
 -- ARGV[1] idempotency on "1"/"0"   ARGV[2] request fingerprint   ARGV[3] claim ttl ms
 -- ARGV[4] phone member for the prefix set   ARGV[5] burst numbers (0 = off)
--- ARGV[6] burst window ms   ARGV[7] block ms   ARGV[8] limits on "1"/"0"   ARGV[9..] triples
+-- ARGV[6] burst window ms   ARGV[7] block ms   ARGV[8] limits on "1"/"0"
+-- ARGV[9] the budgets: "limit,period_ms,policy;..." (limit 0 = off)
 -- Returns {"ok", added_member "1"/"0"} | {"replay", body} | {"in_progress", ttl_ms}
 --       | {"conflict"} | {"limited", policy, retry_ms[, "blocked_now"]}
 local t = redis.call('TIME')
@@ -24,15 +25,17 @@ if ARGV[8] == '1' then
   local blocked = redis.call('PTTL', KEYS[2])
   if blocked > 0 then return {'limited', 'prefix_blocked', tostring(blocked)} end
 
-  local n = #KEYS - 3
-  for i = 1, n do
-    local limit = tonumber(ARGV[6 + 3 * i])
-    if limit > 0 then
+  local budgets = {}
+  for limit, period, policy in string.gmatch(ARGV[9], '(%d+),(%d+),([%w_]+)') do
+    budgets[#budgets + 1] = {tonumber(limit), period, policy}
+  end
+  for i, b in ipairs(budgets) do
+    if b[1] > 0 then
       local count = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
-      if count >= limit then
+      if count >= b[1] then
         local ttl = redis.call('PTTL', KEYS[3 + i])
-        if ttl < 0 then ttl = tonumber(ARGV[7 + 3 * i]) end
-        return {'limited', ARGV[8 + 3 * i], tostring(ttl)}
+        if ttl < 0 then ttl = tonumber(b[2]) end
+        return {'limited', b[3], tostring(ttl)}
       end
     end
   end
@@ -53,10 +56,10 @@ if ARGV[8] == '1' then
     redis.call('PEXPIRE', KEYS[3], ARGV[6])
   end
 
-  for i = 1, n do
-    if tonumber(ARGV[6 + 3 * i]) > 0 then
+  for i, b in ipairs(budgets) do
+    if b[1] > 0 then
       if redis.call('INCR', KEYS[3 + i]) == 1 or redis.call('PTTL', KEYS[3 + i]) < 0 then
-        redis.call('PEXPIRE', KEYS[3 + i], ARGV[7 + 3 * i])
+        redis.call('PEXPIRE', KEYS[3 + i], b[2])
       end
     end
   end
