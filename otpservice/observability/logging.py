@@ -125,7 +125,8 @@ def configure_logging(
             _renderer(fmt),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # WriteLogger: PrintLogger's output (a line, flushed) without print()'s overhead.
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )
     # Library log records: the same processors, the same output, one line each.

@@ -71,6 +71,9 @@ class RequestObservability:
         self.metrics = metrics
         # Routes polled by load balancers and Prometheus: counted, but not logged at info.
         self.skip_log = skip_log
+        # Bound once, after the app configured logging: the module's lazy proxy would
+        # rebuild its logger on every request.
+        self.log = log.bind()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -117,4 +120,4 @@ class RequestObservability:
                 }
                 if POLICY_IN_SCOPE in state:
                     fields["policy"] = state[POLICY_IN_SCOPE]
-                log.log(level, "request", **fields)
+                self.log.log(level, "request", **fields)
