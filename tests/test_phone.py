@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otpservice.domain.phone import parse_phone
+from otpservice.domain.phone import from_e164, mask_e164, parse_phone
 from otpservice.errors import InvalidPhone
 
 
@@ -46,3 +47,19 @@ def test_parsing_any_text_either_succeeds_with_e164_or_raises_invalid_phone(raw:
         return
     assert phone.e164.startswith("+") and phone.e164[1:].isdigit()
     assert parse_phone(phone.e164, "TR") == phone
+
+
+def test_masking_a_stored_number_agrees_with_parsing_it_for_every_region() -> None:
+    checked = 0
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        for region in regions:
+            example = phonenumbers.example_number_for_type(
+                region, phonenumbers.PhoneNumberType.MOBILE
+            )
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            assert mask_e164(e164) == from_e164(e164).masked, (code, e164)
+            checked += 1
+    assert checked > 200
+    assert mask_e164("+905321234567") == "+90532*****67"

@@ -9,7 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from otpservice.domain.models import CheckResult, Verification
-from otpservice.domain.phone import from_e164
+from otpservice.domain.phone import mask_e164
 
 PhoneInput = Annotated[
     str,
@@ -95,7 +95,7 @@ class VerificationOut(msgspec.Struct, frozen=True):
     def of(cls, v: Verification) -> VerificationOut:
         return cls(
             id=v.id,
-            phone=from_e164(v.phone).masked,
+            phone=mask_e164(v.phone),
             purpose=v.purpose,
             status="pending",
             channel="sms",

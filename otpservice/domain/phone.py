@@ -59,3 +59,13 @@ def from_e164(e164: str) -> Phone:
     number = phonenumbers.parse(e164, None)
     region = phonenumbers.region_code_for_number(number) or ""
     return Phone(e164=e164, region=region, country_code=int(number.country_code or 0))
+
+
+def mask_e164(e164: str) -> str:
+    """``Phone.masked`` of a number we stored ourselves, without parsing it again: calling
+    codes are prefix-free, so the first of 1-3 leading digits that is one is the one."""
+    for length in (1, 2, 3):
+        code = int(e164[1 : 1 + length])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return Phone(e164=e164, region="", country_code=code).masked
+    return from_e164(e164).masked

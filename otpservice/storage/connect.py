@@ -25,7 +25,14 @@ from otpservice.storage.redis_store import AnyRedis
 
 SOCKET_TIMEOUT = 2.0
 HEALTH_CHECK_SECONDS = 15
+# Data connections: no socket timeout, the store bounds every operation itself
+# (redis_store.OPERATION_TIMEOUT, and why). Connecting stays bounded here.
 _TIMEOUTS: dict[str, Any] = {
+    "socket_timeout": None,
+    "socket_connect_timeout": SOCKET_TIMEOUT,
+}
+# The sentinels are only asked where the primary is: plain socket timeouts are fine there.
+_SENTINEL_TIMEOUTS: dict[str, Any] = {
     "socket_timeout": SOCKET_TIMEOUT,
     "socket_connect_timeout": SOCKET_TIMEOUT,
 }
@@ -71,7 +78,7 @@ def connect_redis(settings: Settings) -> AnyRedis:
         kwargs = sentinel_connection_kwargs(url)
         # The sentinels themselves: same TLS options, no data-node credentials.
         sentinel_kwargs = {
-            **_TIMEOUTS,
+            **_SENTINEL_TIMEOUTS,
             **{k: v for k, v in kwargs.items() if k == "ssl" or k.startswith("ssl_")},
         }
         sentinel = Sentinel(  # type: ignore[no-untyped-call]

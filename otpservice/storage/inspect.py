@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from redis.exceptions import RedisError
 
-from otpservice.storage.redis_store import AnyRedis, RedisStore
+from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis, RedisStore
 
 
 def _per_node(info: Any) -> list[dict[str, Any]]:
@@ -21,8 +22,9 @@ async def redis_findings(
 ) -> tuple[list[str], list[str]]:
     """(problems, warnings), one line each. Problems make the service fail; warnings risk data."""
     try:
-        await redis.ping()
-    except RedisError as exc:
+        async with asyncio.timeout(OPERATION_TIMEOUT):
+            await redis.ping()
+    except (RedisError, TimeoutError) as exc:
         return [f"cannot reach it ({type(exc).__name__})"], []
     problems: list[str] = []
     warnings: list[str] = []
@@ -31,8 +33,9 @@ async def redis_findings(
     except Exception:  # StorageUnavailable: the user may not run SCRIPT LOAD / EVALSHA
         problems.append("cannot load the Lua scripts (check the ACL user's permissions)")
     try:
-        nodes = _per_node(await redis.info())
-    except RedisError:
+        async with asyncio.timeout(OPERATION_TIMEOUT):
+            nodes = _per_node(await redis.info())
+    except (RedisError, TimeoutError):
         warnings.append("INFO is not allowed: persistence and replicas not checked")
         return problems, warnings
     primaries = [n for n in nodes if n.get("role", "master") == "master"]

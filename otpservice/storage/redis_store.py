@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import struct
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from typing import Any
 
@@ -26,6 +28,12 @@ from otpservice.storage import keys
 from otpservice.throttling.policies import CheckBackoff, Limits
 
 AnyRedis = Redis | RedisCluster
+
+# Every store operation, reads and writes together, must finish within this. The clients
+# carry no socket timeout of their own (storage/connect.py): redis-py bounds each write
+# with asyncio.wait_for, which on Python 3.11 wraps it in a new task, ~10% of a refused
+# request's CPU (bench/); one asyncio.timeout here costs a timer.
+OPERATION_TIMEOUT = 2.0
 
 SCRIPTS = (
     "shared_reserve",
@@ -177,15 +185,29 @@ class RedisStore:
 
     async def _run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         try:
-            return await self._scripts[name](keys=list(keys_), args=list(args))
-        except RedisError as exc:
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                return await self._scripts[name](keys=list(keys_), args=list(args))
+        except (RedisError, TimeoutError) as exc:
             raise StorageUnavailable("Storage is unavailable; nothing was changed.") from exc
+
+    @contextlib.asynccontextmanager
+    async def _bounded(
+        self, failure: str, seconds: float = OPERATION_TIMEOUT
+    ) -> AsyncIterator[None]:
+        """A Redis call outside the scripts: bounded in time, failures as StorageUnavailable."""
+        try:
+            async with asyncio.timeout(seconds):
+                yield
+        except (RedisError, TimeoutError) as exc:
+            raise StorageUnavailable(failure) from exc
 
     async def _durable(self, key: str) -> None:
         """With replicas configured, wait until one acknowledged the last write (fail closed)."""
         if self._wait_replicas <= 0:
             return
-        try:
+        async with self._bounded(
+            "Storage is unavailable.", OPERATION_TIMEOUT + self._wait_timeout_ms / 1000
+        ):
             if isinstance(self.redis, RedisCluster):
                 node = self.redis.get_node_from_key(key)
                 acked = await self.redis.execute_command(
@@ -195,33 +217,30 @@ class RedisStore:
                 acked = await self.redis.execute_command(  # type: ignore[no-untyped-call]
                     "WAIT", self._wait_replicas, self._wait_timeout_ms
                 )
-        except RedisError as exc:
-            raise StorageUnavailable("Storage is unavailable.") from exc
         if int(acked) < self._wait_replicas:
             raise StorageUnavailable("A replica did not acknowledge the write in time.")
 
     async def ping(self) -> bool:
         """Redis answers and every script is loaded (a restarted Redis gets them again)."""
         try:
-            if not await self.redis.ping():
-                return False
-            shas = [script.sha for script in self._scripts.values()]
-            exists = await self.redis.script_exists(*shas)
+            async with self._bounded("Storage is unavailable."):
+                if not await self.redis.ping():
+                    return False
+                shas = [script.sha for script in self._scripts.values()]
+                exists = await self.redis.script_exists(*shas)
             loaded = (
                 all(all(v) for v in exists.values()) if isinstance(exists, dict) else all(exists)
             )
             if not loaded:
                 await self.load_scripts()
             return True
-        except (RedisError, StorageUnavailable):
+        except StorageUnavailable:
             return False
 
     async def load_scripts(self) -> None:
-        try:
+        async with self._bounded("Storage is unavailable."):
             for name in SCRIPTS:
                 await self.redis.script_load(load_script_source(name))
-        except RedisError as exc:
-            raise StorageUnavailable("Storage is unavailable.") from exc
 
     # -- sends -------------------------------------------------------------------------
 
@@ -385,16 +404,12 @@ class RedisStore:
 
     async def link_rid(self, rid: str, verification_id: str, ttl_seconds: float) -> None:
         # One plain SET of a value that never changes for a rid: no read-modify-write.
-        try:
+        async with self._bounded("Storage is unavailable; nothing was sent."):
             await self.redis.set(keys.rid_link(rid), verification_id, px=int(ttl_seconds * 1000))
-        except RedisError as exc:
-            raise StorageUnavailable("Storage is unavailable; nothing was sent.") from exc
 
     async def resolve_rid(self, rid: str) -> str | None:
-        try:
+        async with self._bounded("Storage is unavailable."):
             found = await self.redis.get(keys.rid_link(rid))
-        except RedisError as exc:
-            raise StorageUnavailable("Storage is unavailable.") from exc
         return None if found is None else _s(found)
 
     # -- reads and checks --------------------------------------------------------------

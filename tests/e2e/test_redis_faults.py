@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +59,44 @@ def test_redis_down_fails_closed_and_recovers_without_restart(
             assert time.monotonic() < deadline, "the service did not recover"
             time.sleep(0.1)
         # AOF kept the pending verification: the person's code still works.
+        assert api.check(vid, code).json()["status"] == "approved"
+
+
+def test_a_hung_redis_is_answered_503_in_bounded_time_and_recovered_from(
+    own_redis: RedisProcess, sim: Sim
+) -> None:
+    """Redis accepts connections but answers nothing (stopped, not gone): every call gives
+    up after the store's operation timeout instead of hanging, and nothing is sent."""
+    with ServiceServer(service_env(own_redis.url, sim)) as server:
+        api = Api(server.url)
+        vid = api.create(PHONE).json()["id"]
+        code = sim.last_code(MOBILE)
+        sent_before = len(sim.all_messages())
+
+        os.kill(own_redis.proc.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with ThreadPoolExecutor(4) as pool:
+                during = list(
+                    pool.map(
+                        lambda i: api.check(vid, code) if i % 2 else api.create(PHONE),
+                        range(4),
+                    )
+                )
+            waited = time.monotonic() - started
+            readyz = httpx.get(f"{server.url}/readyz", timeout=10).status_code
+        finally:
+            os.kill(own_redis.proc.pid, signal.SIGCONT)
+        assert {r.status_code for r in during} == {503}
+        assert all(r.json()["code"] == "storage_unavailable" for r in during)
+        assert 1.5 < waited < 6.0, waited  # the 2 s operation timeout, not a hang
+        assert readyz == 503
+        assert len(sim.all_messages()) == sent_before
+
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{server.url}/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the service did not recover"
+            time.sleep(0.1)
         assert api.check(vid, code).json()["status"] == "approved"
 
 
