@@ -25,17 +25,17 @@ if ARGV[8] == '1' then
   local blocked = redis.call('PTTL', KEYS[2])
   if blocked > 0 then return {'limited', 'prefix_blocked', tostring(blocked)} end
 
+  -- Parsed as they are checked: a refusal stops at the budget that refuses.
   local budgets = {}
   for limit, period, policy in string.gmatch(ARGV[9], '(%d+),(%d+),([%w_]+)') do
-    budgets[#budgets + 1] = {tonumber(limit), period, policy}
-  end
-  for i, b in ipairs(budgets) do
-    if b[1] > 0 then
+    local i = #budgets + 1
+    budgets[i] = {tonumber(limit), period, policy}
+    if budgets[i][1] > 0 then
       local count = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
-      if count >= b[1] then
+      if count >= budgets[i][1] then
         local ttl = redis.call('PTTL', KEYS[3 + i])
-        if ttl < 0 then ttl = tonumber(b[2]) end
-        return {'limited', b[3], tostring(ttl)}
+        if ttl < 0 then ttl = tonumber(period) end
+        return {'limited', policy, tostring(ttl)}
       end
     end
   end
