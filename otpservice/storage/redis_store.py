@@ -61,18 +61,6 @@ SHARED_BUDGETS = (
     "global_minute",
     "global_day",
 )
-# Scripts that read or write a verification get its record layout prepended.
-RECORD_SCRIPTS = frozenset(
-    {
-        "phone_reserve",
-        "phone_commit",
-        "check_reserve",
-        "check_approve",
-        "check_reject",
-        "set_status",
-        "verification_load",
-    }
-)
 
 
 def _lua(name: str) -> str:
@@ -80,9 +68,12 @@ def _lua(name: str) -> str:
 
 
 def load_script_source(name: str) -> str:
-    if name in RECORD_SCRIPTS:
-        return _lua("verification") + "\n" + _lua(name)
-    return _lua(name)
+    """A script as Redis runs it: one that reads or writes a verification gets the record's
+    layout and helpers (verification.lua) prepended."""
+    source = _lua(name)
+    if "load_verification(" in source or "save_verification(" in source:
+        return _lua("verification") + "\n" + source
+    return source
 
 
 def _s(value: Any) -> str:
