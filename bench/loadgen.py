@@ -197,14 +197,17 @@ def simple_unit(name: str, method: str, make: Callable[[], tuple[str, bytes]], w
 
 
 def creates_unit(spec: dict[str, Any]) -> Unit:
-    """One create per number, each number used once (memory fill, provider latency)."""
-    numbers = iter(spec["numbers"])
+    """One create per number, each number used once (memory fill, provider latency); with
+    ``client_ips``, each from the address beside its number."""
+    ips = spec.get("client_ips") or [None] * len(spec["numbers"])
+    requests = iter(zip(spec["numbers"], ips, strict=True))
 
     async def unit(slot: int, conn: HttpConn, rec: Recorder) -> bool:
-        number = next(numbers, None)
+        number, ip = next(requests, (None, None))
         if number is None:
             return False
-        body = json.dumps({"phone": number}).encode()
+        fields = {"phone": number} if ip is None else {"phone": number, "client_ip": ip}
+        body = json.dumps(fields).encode()
         t0 = time.perf_counter()
         status, data = await conn.request("POST", "/v1/verifications", body)
         rec.lat("create", time.perf_counter() - t0)

@@ -227,7 +227,9 @@ def run_bench(
                 procs.http_send(sim_port, "DELETE", "/_admin/faults", {})
                 return slow, health
 
-            def fill(port: int, phones: list[str]) -> dict[str, Any]:
+            def fill(
+                port: int, phones: list[str], client_ips: list[str] | None = None
+            ) -> dict[str, Any]:
                 """Target 4: create one verification per number; used_memory before/after.
                 A warm-up first, then FLUSHALL: the service's Redis connections (their buffers
                 are ~400 KB in all) and the script cache exist before the first reading, so
@@ -243,6 +245,7 @@ def run_bench(
                     "port": port,
                     "key": API_KEY,
                     "numbers": phones,
+                    "client_ips": client_ips,
                     "concurrency": 16,
                     "duration": 300,
                 }
@@ -355,8 +358,12 @@ def run_bench(
             with procs.service(
                 worst, sizes.workers, logs / "service-worst.log", sizes.server
             ) as port:
+                # ... and every request from its own address and /24 (10.a.b.1): per-IP
+                # budget keys too.
                 results["memory_distinct_prefixes"] = fill(
-                    port, [next(numbers) for _ in range(sizes.memory_count)]
+                    port,
+                    [next(numbers) for _ in range(sizes.memory_count)],
+                    [f"10.{i >> 8 & 255}.{i & 255}.1" for i in range(sizes.memory_count)],
                 )
     finally:
         results["seconds"] = round(time.monotonic() - started, 1)
