@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import struct
 from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from typing import Any
@@ -25,6 +23,13 @@ from otpservice.errors import (
     VerificationNotFound,
 )
 from otpservice.storage import keys
+from otpservice.storage.record import (
+    pack_code_hash,
+    rid_bytes,
+    rid_hex,
+    unpack_code_hash,
+    verification_of,
+)
 from otpservice.throttling.policies import CheckBackoff, Limits
 
 AnyRedis = Redis | RedisCluster
@@ -82,65 +87,6 @@ def _s(value: Any) -> str:
 
 def _seconds(ms: Any) -> float:
     return max(float(_s(ms)), 0.0) / 1000.0
-
-
-def _verification(fields: Sequence[Any], ref: VerificationRef) -> Verification:
-    """A verification from its record's fields, in verification.lua's order."""
-    (rid, client, phone, purpose, locale, status, _hash, sends, max_sends, attempts) = fields[:10]
-    (expires, resend_at, created, sms_id, test) = fields[10:15]
-    return Verification(
-        id=VerificationRef(ref.tag, ref.slot, _rid_hex(rid)).id,
-        client=_s(client),
-        phone=_s(phone),
-        purpose=_s(purpose),
-        locale=_s(locale),
-        status=Status(_s(status)),
-        created_at=int(created) / 1000,
-        expires_at=int(expires) / 1000,
-        resend_available_at=int(resend_at) / 1000,
-        sends=int(sends),
-        max_sends=int(max_sends),
-        attempts_remaining=int(attempts),
-        sms_id=_s(sms_id),
-        test=int(test) == 1,
-    )
-
-
-# Stored compactly: a 128-bit rid as 16 bytes, a code hash as its argon2 parameters, salt
-# and digest in binary rather than the 61-character text the hasher gives.
-def _rid_bytes(rid: str) -> bytes:
-    return bytes.fromhex(rid) if rid else b""
-
-
-def _rid_hex(raw: Any) -> str:
-    return bytes(raw).hex() if isinstance(raw, bytes) else _s(raw)
-
-
-_HASH_HEAD = struct.Struct(">IHHB")  # memory KiB, time cost, parallelism, salt length
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
-
-
-def _b64encode(raw: bytes) -> str:
-    return base64.b64encode(raw).rstrip(b"=").decode()
-
-
-def pack_code_hash(compact: str) -> bytes:
-    """``m=19456,t=2,p=1$<salt>$<digest>`` (the hasher's form) to its binary record form."""
-    params, salt, digest = compact.split("$")
-    memory, time_cost, lanes = (int(part.split("=", 1)[1]) for part in params.split(","))
-    raw_salt = _b64decode(salt)
-    head = _HASH_HEAD.pack(memory, time_cost, lanes, len(raw_salt))
-    return head + raw_salt + _b64decode(digest)
-
-
-def unpack_code_hash(packed: bytes) -> str:
-    memory, time_cost, lanes, salt_len = _HASH_HEAD.unpack_from(packed)
-    body = packed[_HASH_HEAD.size :]
-    salt, digest = body[:salt_len], body[salt_len:]
-    return f"m={memory},t={time_cost},p={lanes}${_b64encode(salt)}${_b64encode(digest)}"
 
 
 class RedisStore:
@@ -345,7 +291,7 @@ class RedisStore:
         if kind == "new":
             return PhoneVerdict("new")
         if kind == "resend":
-            return PhoneVerdict("resend", rid=_rid_hex(reply[1]), sends=int(_s(reply[2])))
+            return PhoneVerdict("resend", rid=rid_hex(reply[1]), sends=int(_s(reply[2])))
         return PhoneVerdict("limited", policy=_s(reply[1]), retry_after=_seconds(reply[2]))
 
     async def release_phone(self, target: SendTarget, token: str, *, refund: bool) -> None:
@@ -375,7 +321,7 @@ class RedisStore:
             [
                 token,
                 mode,
-                _rid_bytes(rid),
+                rid_bytes(rid),
                 pack_code_hash(code_hash),
                 ttl_ms,
                 self._cooldown_ms,
@@ -391,7 +337,7 @@ class RedisStore:
         )
         if len(reply) == 1:
             return None
-        return _verification(reply, ref)
+        return verification_of(reply, ref)
 
     async def link_rid(self, rid: str, verification_id: str, ttl_seconds: float) -> None:
         # One plain SET of a value that never changes for a rid: no read-modify-write.
@@ -409,7 +355,7 @@ class RedisStore:
         fields = await self._run("verification_load", [keys.verification(ref)], [])
         if not fields:
             return None
-        found = _verification(fields, ref)
+        found = verification_of(fields, ref)
         if ref.rid and VerificationRef.parse(found.id).rid != ref.rid:
             return None
         return found
@@ -423,7 +369,7 @@ class RedisStore:
             [keys.verification(ref), keys.failure_streak(ref.tag, net), keys.failures_day(ref.tag)],
             [
                 client,
-                _rid_bytes(ref.rid),
+                rid_bytes(ref.rid),
                 token,
                 back.free_failures,
                 int(back.base_seconds * 1000),
@@ -435,7 +381,7 @@ class RedisStore:
         if kind == "ok":
             await self._durable(keys.verification(ref))
             return Attempt(
-                rid=_rid_hex(reply[1]),
+                rid=rid_hex(reply[1]),
                 code_hash=unpack_code_hash(bytes(reply[2])),
                 attempts_left=int(_s(reply[3])),
                 purpose=_s(reply[4]),
@@ -454,7 +400,7 @@ class RedisStore:
                 keys.failure_streak(ref.tag, net),
                 keys.failures_day(ref.tag),
             ],
-            [_rid_bytes(attempt.rid), pack_code_hash(attempt.code_hash), attempt.token],
+            [rid_bytes(attempt.rid), pack_code_hash(attempt.code_hash), attempt.token],
         )
         if _s(reply[0]) != "approved":
             raise VerificationNotFound(_reason(_s(reply[1])))
@@ -463,15 +409,13 @@ class RedisStore:
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        reply = await self._run(
-            "check_reject", [keys.verification(full)], [_rid_bytes(attempt.rid)]
-        )
+        reply = await self._run("check_reject", [keys.verification(full)], [rid_bytes(attempt.rid)])
         status = _s(reply)
         return Status(status) if status in Status._value2member_map_ else Status.PENDING
 
     async def set_status(self, ref: VerificationRef, client: str, status: Status) -> None:
         reply = await self._run(
-            "set_status", [keys.verification(ref)], [client, _rid_bytes(ref.rid), status.value]
+            "set_status", [keys.verification(ref)], [client, rid_bytes(ref.rid), status.value]
         )
         if _s(reply[0]) != "ok":
             raise VerificationNotFound(_reason(_s(reply[1])))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import redis
 
 from otpservice.domain.codes import PRESETS, CodeHasher
-from otpservice.storage.redis_store import pack_code_hash, unpack_code_hash
+from otpservice.storage.record import pack_code_hash, unpack_code_hash
 from tests.e2e.conftest import ServiceFactory, Sim, wrong
 
 PHONE = "+905321234567"
