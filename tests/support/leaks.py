@@ -12,8 +12,10 @@ match is exact enough. Codes are 4-10 digits, so a substring match would fire by
 a 64-hex id, a request id, an ISO timestamp's microseconds or a port. A code therefore counts
 as leaked only when it appears as a whole token (not touching other digits or hex letters)
 after the known digit-bearing shapes are removed: hex runs of 16+ characters (ids, digests),
-UUIDs, ISO timestamps and ``host:port``. Whole-token matching still catches the ways a code
-really leaks (``"code": "123456"``, ``code=123456``, ``... is 123456.``).
+UUIDs, ISO timestamps, ``host:port`` and the seconds of a 429's ``Retry-After`` header and
+``retry_after`` field (a 4-digit code once came out as 3600 and matched an hour's wait).
+Whole-token matching still catches the ways a code really leaks (``"code": "123456"``,
+``code=123456``, ``... is 123456.``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ _NOISE = [
     re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
     re.compile(r"[0-9a-fA-F]{16,}"),  # ids, tags, digests
     re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\]):\d+"),  # test servers' ports
+    re.compile(r"retry-after: \d+", re.IGNORECASE),  # a 429's header
+    re.compile(r'"retry_after": ?\d+'),  # and its problem field
 ]
 _TOKEN = re.compile(r"(?<![0-9A-Za-z])\d{4,10}(?![0-9A-Za-z])")
 
