@@ -33,7 +33,7 @@ from otpservice.domain.telemetry import Telemetry
 from otpservice.observability.balance import poll_forever
 from otpservice.observability.logging import configure_logging
 from otpservice.observability.metrics import Metrics
-from otpservice.observability.requests import RequestObservability
+from otpservice.observability.requests import RequestObservability, note_refusal
 from otpservice.storage.connect import connect_redis
 from otpservice.storage.redis_store import AnyRedis, store_for
 
@@ -165,6 +165,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[note_refusal],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,

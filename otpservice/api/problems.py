@@ -11,7 +11,6 @@ from litestar.exceptions import HTTPException, ValidationException
 from otpservice import errors
 from otpservice.api.schemas import Problem
 from otpservice.api.twilio import errors as twilio_errors
-from otpservice.observability.requests import note_refusal
 
 log = structlog.get_logger("otpservice.api")
 
@@ -88,7 +87,6 @@ def otp_error_response(request: Request[Any, Any, Any], exc: errors.OtpError) ->
     policy: str | None = None
     if isinstance(exc, errors.RateLimited):
         retry_after, policy = exc.retry_after, exc.policy
-        note_refusal(request.scope, policy)
     elif isinstance(exc, errors.ProviderError) and exc.retry_after:
         retry_after = max(1, int(exc.retry_after + 0.999))
     if isinstance(exc, errors.Unauthorized):

@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from otpservice.errors import RateLimited
 from otpservice.observability.metrics import Metrics
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -49,10 +50,12 @@ def note_client(scope: Any, name: str) -> None:
     scope.setdefault("state", {})[CLIENT_KEY_IN_SCOPE] = name
 
 
-def note_refusal(scope: Any, policy: str) -> None:
-    """The throttling policy that refused the request, for its ``request`` line: one line
-    per refusal, however hard a number or network is hammered."""
-    scope.setdefault("state", {})[POLICY_IN_SCOPE] = policy
+async def note_refusal(exc: Exception, scope: Any) -> None:
+    """The app's ``after_exception`` hook, for /v1 and the Twilio surface alike: a
+    throttling refusal names its policy on the request's ``request`` line, so one line per
+    refusal says it all, however hard a number or network is hammered."""
+    if isinstance(exc, RateLimited):
+        scope.setdefault("state", {})[POLICY_IN_SCOPE] = exc.policy
 
 
 def route_of(scope: Scope) -> str:

@@ -21,20 +21,19 @@ from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel
 
 from otpservice.config import ConfigError, Settings
-from otpservice.storage.redis_store import AnyRedis
+from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
 
-SOCKET_TIMEOUT = 2.0
 HEALTH_CHECK_SECONDS = 15
 # Data connections: no socket timeout, the store bounds every operation itself
 # (redis_store.OPERATION_TIMEOUT, and why). Connecting stays bounded here.
 _TIMEOUTS: dict[str, Any] = {
     "socket_timeout": None,
-    "socket_connect_timeout": SOCKET_TIMEOUT,
+    "socket_connect_timeout": OPERATION_TIMEOUT,
 }
 # The sentinels are only asked where the primary is: plain socket timeouts are fine there.
 _SENTINEL_TIMEOUTS: dict[str, Any] = {
-    "socket_timeout": SOCKET_TIMEOUT,
-    "socket_connect_timeout": SOCKET_TIMEOUT,
+    "socket_timeout": OPERATION_TIMEOUT,
+    "socket_connect_timeout": OPERATION_TIMEOUT,
 }
 
 

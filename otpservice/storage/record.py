@@ -12,7 +12,8 @@ from typing import Any
 from otpservice.domain.models import Status, Verification, VerificationRef
 
 
-def _s(value: Any) -> str:
+def text(value: Any) -> str:
+    """A Redis reply value as text (replies are bytes; Lua numbers arrive as ints)."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -22,18 +23,18 @@ def verification_of(fields: Sequence[Any], ref: VerificationRef) -> Verification
     (expires, resend_at, created, sms_id, test) = fields[10:15]
     return Verification(
         id=VerificationRef(ref.tag, ref.slot, rid_hex(rid)).id,
-        client=_s(client),
-        phone=_s(phone),
-        purpose=_s(purpose),
-        locale=_s(locale),
-        status=Status(_s(status)),
+        client=text(client),
+        phone=text(phone),
+        purpose=text(purpose),
+        locale=text(locale),
+        status=Status(text(status)),
         created_at=int(created) / 1000,
         expires_at=int(expires) / 1000,
         resend_available_at=int(resend_at) / 1000,
         sends=int(sends),
         max_sends=int(max_sends),
         attempts_remaining=int(attempts),
-        sms_id=_s(sms_id),
+        sms_id=text(sms_id),
         test=int(test) == 1,
     )
 
@@ -45,7 +46,7 @@ def rid_bytes(rid: str) -> bytes:
 
 
 def rid_hex(raw: Any) -> str:
-    return bytes(raw).hex() if isinstance(raw, bytes) else _s(raw)
+    return bytes(raw).hex() if isinstance(raw, bytes) else text(raw)
 
 
 _HASH_HEAD = struct.Struct(">IHHB")  # memory KiB, time cost, parallelism, salt length

@@ -27,6 +27,7 @@ from otpservice.storage.record import (
     pack_code_hash,
     rid_bytes,
     rid_hex,
+    text,
     unpack_code_hash,
     verification_of,
 )
@@ -81,12 +82,8 @@ def load_script_source(name: str) -> str:
     return source
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _seconds(ms: Any) -> float:
-    return max(float(_s(ms)), 0.0) / 1000.0
+    return max(float(text(ms)), 0.0) / 1000.0
 
 
 class RedisStore:
@@ -218,9 +215,9 @@ class RedisStore:
             self._spec_with_ip if target.ip is not None else self._spec_without_ip,
         ]
         reply = await self._run("shared_reserve", self._shared_keys(target, idempotency), args)
-        kind = _s(reply[0])
+        kind = text(reply[0])
         if kind == "ok":
-            return SharedVerdict("ok", added_member=_s(reply[1]) == "1")
+            return SharedVerdict("ok", added_member=text(reply[1]) == "1")
         if kind == "replay":
             body = reply[1]
             return SharedVerdict(
@@ -232,7 +229,7 @@ class RedisStore:
             return SharedVerdict("conflict")
         return SharedVerdict(
             "limited",
-            policy=_s(reply[1]),
+            policy=text(reply[1]),
             retry_after=_seconds(reply[2]),
             blocked_now=len(reply) > 3,
         )
@@ -287,12 +284,12 @@ class RedisStore:
                 self._max_sends,
             ],
         )
-        kind = _s(reply[0])
+        kind = text(reply[0])
         if kind == "new":
             return PhoneVerdict("new")
         if kind == "resend":
-            return PhoneVerdict("resend", rid=rid_hex(reply[1]), sends=int(_s(reply[2])))
-        return PhoneVerdict("limited", policy=_s(reply[1]), retry_after=_seconds(reply[2]))
+            return PhoneVerdict("resend", rid=rid_hex(reply[1]), sends=int(text(reply[2])))
+        return PhoneVerdict("limited", policy=text(reply[1]), retry_after=_seconds(reply[2]))
 
     async def release_phone(self, target: SendTarget, token: str, *, refund: bool) -> None:
         ref = self._ref(target)
@@ -347,7 +344,7 @@ class RedisStore:
     async def resolve_rid(self, rid: str) -> str | None:
         async with self._bounded("Storage is unavailable."):
             found = await self.redis.get(keys.rid_link(rid))
-        return None if found is None else _s(found)
+        return None if found is None else text(found)
 
     # -- reads and checks --------------------------------------------------------------
 
@@ -377,19 +374,19 @@ class RedisStore:
                 back.daily_failures,
             ],
         )
-        kind = _s(reply[0])
+        kind = text(reply[0])
         if kind == "ok":
             await self._durable(keys.verification(ref))
             return Attempt(
                 rid=rid_hex(reply[1]),
                 code_hash=unpack_code_hash(bytes(reply[2])),
-                attempts_left=int(_s(reply[3])),
-                purpose=_s(reply[4]),
+                attempts_left=int(text(reply[3])),
+                purpose=text(reply[4]),
                 token=token,
             )
         if kind == "limited":
-            raise RateLimited(_s(reply[1]), _seconds(reply[2]))
-        raise VerificationNotFound(_reason(_s(reply[1])))
+            raise RateLimited(text(reply[1]), _seconds(reply[2]))
+        raise VerificationNotFound(_reason(text(reply[1])))
 
     async def approve(self, ref: VerificationRef, net: str, attempt: Attempt) -> int:
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
@@ -402,23 +399,23 @@ class RedisStore:
             ],
             [rid_bytes(attempt.rid), pack_code_hash(attempt.code_hash), attempt.token],
         )
-        if _s(reply[0]) != "approved":
-            raise VerificationNotFound(_reason(_s(reply[1])))
+        if text(reply[0]) != "approved":
+            raise VerificationNotFound(_reason(text(reply[1])))
         await self._durable(keys.verification(full))
-        return int(_s(reply[1]))
+        return int(text(reply[1]))
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
         reply = await self._run("check_reject", [keys.verification(full)], [rid_bytes(attempt.rid)])
-        status = _s(reply)
+        status = text(reply)
         return Status(status) if status in Status._value2member_map_ else Status.PENDING
 
     async def set_status(self, ref: VerificationRef, client: str, status: Status) -> None:
         reply = await self._run(
             "set_status", [keys.verification(ref)], [client, rid_bytes(ref.rid), status.value]
         )
-        if _s(reply[0]) != "ok":
-            raise VerificationNotFound(_reason(_s(reply[1])))
+        if text(reply[0]) != "ok":
+            raise VerificationNotFound(_reason(text(reply[1])))
 
 
 def store_for(redis: AnyRedis, settings: Settings) -> RedisStore:

@@ -121,6 +121,25 @@ def test_prefix_block_is_counted(redis_url: str, sim: Sim) -> None:
     assert value(m, "otp_refusals_total", policy="prefix_blocked") == 2
 
 
+def test_a_refusal_is_one_request_line_naming_its_policy(
+    redis_url: str, sim: Sim, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with service(redis_url, sim, OTP_PREFIX_BURST_NUMBERS="3") as server:
+        api = Api(server.url)
+        statuses = [api.create(f"+90532123{n:04d}").status_code for n in range(4)]
+    assert statuses == [201, 201, 429, 429]
+    lines = [
+        json.loads(line)
+        for line in capfd.readouterr().err.splitlines()
+        if line.startswith("{") and '"route":"/v1/verifications"' in line
+    ]
+    requests = [line for line in lines if line["event"] == "request"]
+    assert [r["status"] for r in requests] == statuses
+    assert [r.get("policy") for r in requests] == [None, None, "prefix_blocked", "prefix_blocked"]
+    # The policy is on the request line only: no second info line per refusal.
+    assert all(line["event"] == "request" for line in lines if line.get("policy"))
+
+
 def test_low_balance_is_a_gauge_and_a_warning(
     redis_url: str, sim: Sim, capfd: pytest.CaptureFixture[str]
 ) -> None:

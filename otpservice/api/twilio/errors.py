@@ -14,7 +14,6 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from otpservice import errors
-from otpservice.observability.requests import note_refusal
 
 log = structlog.get_logger("otpservice.api.twilio")
 
@@ -142,8 +141,6 @@ def _twilio_error(request: Request[Any, Any, Any], exc: TwilioError) -> Response
 
 
 def _otp_error(request: Request[Any, Any, Any], exc: errors.OtpError) -> Response[TwilioErrorBody]:
-    if isinstance(exc, errors.RateLimited):
-        note_refusal(request.scope, exc.policy)
     return response_of(twilio_error_of(exc, resource_path(request)))
 
 
