@@ -1,0 +1,1 @@
+"""Events: what consumes and feeds the event log (webhooks, delivery tracking, signing)."""
