@@ -27,6 +27,7 @@ from otpservice.api.problems import EXCEPTION_HANDLERS
 from otpservice.api.twilio import twilio_router
 from otpservice.api.v1 import v1_router
 from otpservice.config import Settings, load_settings
+from otpservice.domain.phone import configure_masking
 from otpservice.domain.ports import SmsGateway
 from otpservice.domain.service import VerificationService
 from otpservice.domain.telemetry import Telemetry
@@ -149,6 +150,7 @@ def create_app(
             if own_redis:
                 await r.aclose()
 
+    configure_masking(settings.limits.prefix_drop_digits)
     configure_logging(
         settings.log_format,
         settings.log_level,

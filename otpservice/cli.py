@@ -286,8 +286,10 @@ async def _check(settings: Settings) -> tuple[list[str], list[str]]:
 
 def _quiet_logs(settings: Settings) -> None:
     """One-shot commands print their findings themselves; only errors go to the log (stderr)."""
+    from otpservice.domain.phone import configure_masking
     from otpservice.observability.logging import configure_logging
 
+    configure_masking(settings.limits.prefix_drop_digits)
     configure_logging(
         settings.log_format, "ERROR", secrets=(settings.secret, settings.provider_api_key)
     )

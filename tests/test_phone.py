@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otpservice.domain.phone import from_e164, mask_e164, parse_phone
+from otpservice.domain.phone import (
+    configure_masking,
+    from_e164,
+    mask_e164,
+    mask_prefix,
+    parse_phone,
+)
 from otpservice.errors import InvalidPhone
 
 
@@ -21,8 +29,32 @@ def test_turkish_forms_are_one_number(typed: str) -> None:
     assert phone.digits == "905321234567"
 
 
-def test_mask_keeps_country_code_three_digits_and_last_two() -> None:
-    assert parse_phone("+905321234567", "TR").masked == "+90532*****67"
+@pytest.fixture
+def drop_digits() -> Iterator[None]:
+    yield
+    configure_masking(4)  # the default, for the tests that follow
+
+
+def test_mask_hides_the_last_four_digits_by_default() -> None:
+    assert parse_phone("+905451234567", "TR").masked == "+90545123****"
+
+
+@pytest.mark.parametrize(("drop", "masked"), [(2, "+90545123****"), (6, "+905451******")])
+def test_mask_hides_at_least_the_digits_the_prefix_drops(
+    drop_digits: None, drop: int, masked: str
+) -> None:
+    configure_masking(drop)
+    assert parse_phone("+905451234567", "TR").masked == masked
+
+
+@pytest.mark.parametrize("drop", [1, 2, 3, 4, 5, 8])
+def test_a_prefix_shown_beside_the_mask_reveals_nothing_more(drop_digits: None, drop: int) -> None:
+    configure_masking(drop)
+    phone = parse_phone("+905451234567", "TR")
+    visible_in_mask = phone.masked.rstrip("*")[1:]
+    shown = mask_prefix(phone.prefix(drop)).rstrip("*")
+    assert len(shown) <= len(visible_in_mask)
+    assert visible_in_mask.startswith(shown)
 
 
 def test_prefix_drops_the_last_digits() -> None:
@@ -62,4 +94,4 @@ def test_masking_a_stored_number_agrees_with_parsing_it_for_every_region() -> No
             assert mask_e164(e164) == from_e164(e164).masked, (code, e164)
             checked += 1
     assert checked > 200
-    assert mask_e164("+905321234567") == "+90532*****67"
+    assert mask_e164("+905321234567") == "+90532123****"

@@ -79,7 +79,7 @@ class VerificationOut(msgspec.Struct, frozen=True):
     """A verification. Never contains the code."""
 
     id: Annotated[str, Meta(description="Unguessable id (256 bits of hex, 128 of them random).")]
-    phone: Annotated[str, Meta(description="E.164, masked.", examples=["+90532*****67"])]
+    phone: Annotated[str, Meta(description="E.164, masked.", examples=["+90532123****"])]
     purpose: Annotated[str, Meta(description="What the code is for.")]
     status: Annotated[Literal["pending"], Meta(description="Always pending while visible.")]
     channel: Annotated[Literal["sms"], Meta(description="Delivery channel.")]

@@ -1,4 +1,11 @@
-"""Phone numbers: parsing with libphonenumber, masking, and the prefix used by pumping guards."""
+"""Phone numbers: parsing with libphonenumber, masking, and the prefix used by pumping guards.
+
+One mask everywhere (API, logs, events, provider call logs): the E.164 number with its last
+``max(4, prefix_drop_digits)`` digits as ``*``, e.g. ``+90545123****``. The pumping guards log
+and record the number prefix (the digits but the last ``prefix_drop_digits``) beside the masked
+number, so the mask must hide at least what the prefix drops: together they reveal nothing more
+than the mask alone.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,30 @@ from otpservice.errors import InvalidPhone
 
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 MAX_PHONE_INPUT = 32
+MIN_MASKED_DIGITS = 4
+_masked_digits = MIN_MASKED_DIGITS
+_prefix_drop_digits = MIN_MASKED_DIGITS
+
+
+def configure_masking(prefix_drop_digits: int) -> None:
+    """Hide the last ``max(4, prefix_drop_digits)`` digits from now on (set once at start-up)."""
+    global _masked_digits, _prefix_drop_digits
+    _masked_digits = max(MIN_MASKED_DIGITS, prefix_drop_digits)
+    _prefix_drop_digits = prefix_drop_digits
+
+
+def mask_prefix(prefix: str) -> str:
+    """A number prefix as a log line or an event may show it: with OTP_PREFIX_DROP_DIGITS
+    under 4 the prefix is longer than the mask's visible part, so its surplus is starred."""
+    surplus = min(max(_masked_digits - _prefix_drop_digits, 0), len(prefix))
+    return prefix[: len(prefix) - surplus] + "*" * surplus
+
+
+def mask_digits(digits: str) -> str:
+    """A run of digits with its last ``max(4, prefix_drop_digits)`` as ``*``; a run no longer
+    than that is all stars."""
+    hidden = min(_masked_digits, len(digits))
+    return digits[: len(digits) - hidden] + "*" * hidden
 
 
 class Phone(msgspec.Struct, frozen=True):
@@ -24,10 +55,8 @@ class Phone(msgspec.Struct, frozen=True):
 
     @property
     def masked(self) -> str:
-        """'+90532*****67': country code and three digits, then only the last two."""
-        keep = 1 + len(str(self.country_code)) + 3
-        hidden = len(self.e164) - keep - 2
-        return self.e164[:keep] + "*" * max(hidden, 0) + self.e164[-2:]
+        """'+90545123****': the number with its last digits hidden (see the module docstring)."""
+        return mask_e164(self.e164)
 
     def prefix(self, drop_digits: int) -> str:
         """The number's E.164 digits but the last ``drop_digits``."""
@@ -62,10 +91,5 @@ def from_e164(e164: str) -> Phone:
 
 
 def mask_e164(e164: str) -> str:
-    """``Phone.masked`` of a number we stored ourselves, without parsing it again: calling
-    codes are prefix-free, so the first of 1-3 leading digits that is one is the one."""
-    for length in (1, 2, 3):
-        code = int(e164[1 : 1 + length])
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return Phone(e164=e164, region="", country_code=code).masked
-    return from_e164(e164).masked
+    """``Phone.masked`` of a number we stored ourselves, without parsing it again."""
+    return "+" + mask_digits(e164[1:]) if e164.startswith("+") else mask_digits(e164)

@@ -33,7 +33,7 @@ from otpservice.domain.models import (
     phone_tag,
     slot_of,
 )
-from otpservice.domain.phone import Phone, parse_phone
+from otpservice.domain.phone import Phone, mask_prefix, parse_phone
 from otpservice.domain.ports import (
     Balance,
     Delivery,
@@ -203,7 +203,9 @@ class VerificationService:
             assert shared.policy is not None
             if shared.blocked_now:
                 self.telemetry.prefix_blocked()
-                log.warning("alert.prefix_blocked", prefix=target.prefix, phone=phone.masked)
+                log.warning(
+                    "alert.prefix_blocked", prefix=mask_prefix(target.prefix), phone=phone.masked
+                )
             return self._refuse(shared.policy, shared.retry_after, phone)
 
         token = secrets.token_hex(16)

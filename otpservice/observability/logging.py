@@ -8,8 +8,8 @@ httpx, redis), goes through the same processors:
   scrubbed;
 * the exact values registered with ``configure_logging(secrets=...)`` (OTP_SECRET, the
   provider key) are scrubbed wherever they appear;
-* phone numbers in strings (``+905321234567`` or bare 10-15 digit runs) are masked to
-  ``+90532*****67``.
+* phone numbers in strings (``+905451234567`` or bare 10-15 digit runs) are masked to
+  ``+90545123****``, the one mask of ``otpservice.domain.phone``.
 
 The request id bound by the request middleware (structlog contextvars) joins every line.
 """
@@ -24,6 +24,8 @@ from typing import Any
 
 import msgspec
 import structlog
+
+from otpservice.domain.phone import mask_digits
 
 # Keys whose values are never logged, whatever an event carries.
 SECRET_KEYS = frozenset(
@@ -49,12 +51,6 @@ _PHONE = re.compile(r"(?<![\w*+])(\+?)(\d{10,15})(?![\w*])")
 _QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "urllib3")
 
 _secret_values: tuple[str, ...] = ()
-
-
-def mask_digits(digits: str) -> str:
-    """'905321234567' -> '90532*****67': country code and operator prefix, last two."""
-    keep = min(5, max(len(digits) - 4, 0))
-    return digits[:keep] + "*" * (len(digits) - keep - 2) + digits[-2:]
 
 
 def _mask_phones(value: str) -> str:

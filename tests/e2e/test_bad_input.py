@@ -410,7 +410,7 @@ def test_duplicate_json_keys_use_one_number_only(target: Target) -> None:
     body = b'{"phone": "+905321230006", "phone": "+905321230007"}'
     r = target.raw("POST", CREATE, content=body, headers=JSON)
     assert r.status_code == 201, r.text
-    assert r.json()["phone"] == "+90532*****07"
+    assert r.json()["phone"] == "+90532123****"
     assert target.sim.messages("905321230006") == []
     assert len(target.sim.messages("905321230007")) == 1
 

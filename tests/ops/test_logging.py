@@ -38,9 +38,9 @@ def test_api_key_in_a_url_is_scrubbed() -> None:
 @pytest.mark.parametrize(
     ("raw", "masked"),
     [
-        ("+905321234567", "+90532*****67"),
-        ("to 905321234567 now", "to 90532*****67 now"),
-        ("mobile=905321234567&x=1", "mobile=90532*****67&x=1"),
+        ("+905321234567", "+90532123****"),
+        ("to 905321234567 now", "to 90532123**** now"),
+        ("mobile=905321234567&x=1", "mobile=90532123****&x=1"),
     ],
 )
 def test_phone_numbers_in_strings_are_masked(raw: str, masked: str) -> None:
@@ -61,7 +61,7 @@ def test_library_records_go_through_the_same_redaction(capfd: pytest.CaptureFixt
     line = capfd.readouterr().err.strip().splitlines()[-1]
     record = json.loads(line)
     assert "provider-key-abcdef" not in line
-    assert "+90532*****67" in record["event"]
+    assert "+90532123****" in record["event"]
     # httpx logs full request URLs at INFO: kept at WARNING whatever the level.
     assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
 
@@ -71,7 +71,7 @@ def test_console_format_is_human_readable(capfd: pytest.CaptureFixture[str]) -> 
     structlog.get_logger("t").info("verification.sent", phone="+905321234567")
     out = capfd.readouterr().err
     assert "verification.sent" in out
-    assert "+90532*****67" in out
+    assert "+90532123****" in out
     with pytest.raises(json.JSONDecodeError):
         json.loads(out.strip().splitlines()[-1])
 

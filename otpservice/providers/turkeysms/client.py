@@ -25,6 +25,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 import structlog
 
+from otpservice.domain.phone import mask_digits
 from otpservice.domain.ports import Balance, Delivery, Lang, SentSms
 from otpservice.errors import ProviderError
 
@@ -142,25 +143,10 @@ def install_log_redaction() -> None:
 
 
 def mask_msisdn(msisdn: str) -> str:
-    """Country code and first three digits, then stars, then the last two digits."""
+    """The one mask of ``otpservice.domain.phone`` (last digits hidden); all stars if not digits."""
     if not msisdn.isdigit():
         return "*" * len(msisdn)
-    cc_len = _country_code_length(msisdn)
-    keep_head = cc_len + 3
-    if len(msisdn) <= keep_head + 2:
-        return msisdn[:2] + "*" * (len(msisdn) - 2)
-    return msisdn[:keep_head] + "*" * (len(msisdn) - keep_head - 2) + msisdn[-2:]
-
-
-def _country_code_length(msisdn: str) -> int:
-    if msisdn.startswith("90"):
-        return 2
-    try:
-        import phonenumbers
-
-        return len(str(phonenumbers.parse("+" + msisdn).country_code))
-    except Exception:  # unparsable: mask as if a one-digit code, which keeps the least
-        return 1
+    return mask_digits(msisdn)
 
 
 # --- transport ------------------------------------------------------------------------
