@@ -19,6 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
 from otpservice import __version__
+from otpservice.api.admission import AdmissionControl
 from otpservice.api.body import JsonRequest
 from otpservice.api.health import healthz, readyz
 from otpservice.api.metrics import metrics_endpoint
@@ -37,6 +38,7 @@ from otpservice.observability.metrics import Metrics
 from otpservice.observability.requests import RequestObservability, note_refusal
 from otpservice.storage.connect import connect_redis
 from otpservice.storage.redis_store import AnyRedis, store_for
+from otpservice.throttling.admission import Admission
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -102,6 +104,7 @@ def create_app(
     receives the domain's events instead of the app's own metrics.
     """
     metrics = telemetry if isinstance(telemetry, Metrics) else Metrics()
+    admission = Admission(settings.admission)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -125,6 +128,8 @@ def create_app(
         )
         app.state.service = service
         app.state.metrics = metrics
+        app.state.admission = admission
+        admission.start()
         poller: asyncio.Task[None] | None = None
         if settings.balance_poll_seconds > 0:
             poller = asyncio.create_task(
@@ -142,6 +147,7 @@ def create_app(
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+            await admission.stop()
             metrics.close()
             await service.drain()
             pool.shutdown(wait=True)
@@ -177,8 +183,11 @@ def create_app(
         logging_config=None,  # configure_logging owns the root logger (structlog, redaction)
     )
     # Outside the router, so unmatched paths get a request id, a log line and a count too.
+    # Inside it, admission control sheds a flooding client before Litestar does any work.
     app.asgi_handler = RequestObservability(
-        app.asgi_handler, metrics, skip_log=frozenset({"/healthz", "/readyz", "/metrics"})
+        AdmissionControl(app.asgi_handler, admission, settings),
+        metrics,
+        skip_log=frozenset({"/healthz", "/readyz", "/metrics"})
     )
     return app
 

@@ -15,6 +15,7 @@ import msgspec
 from otpservice.domain.codes import PRESETS, HashPreset, is_code_shape
 from otpservice.domain.phone import parse_phone
 from otpservice.errors import InvalidPhone
+from otpservice.throttling.admission import AdmissionSettings
 from otpservice.throttling.policies import QUOTA_ENV, CheckBackoff, Limits, PrefixBurst, Quota
 from otpservice.twilio_config import TwilioSettings, load_twilio
 
@@ -73,6 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     low_balance_sms: int = 100
     development: bool = False
     twilio: TwilioSettings = msgspec.field(default_factory=TwilioSettings)
+    admission: AdmissionSettings = AdmissionSettings()
 
     @property
     def admin_clients(self) -> tuple[ClientKey, ...]:
@@ -217,6 +219,15 @@ def _clients(env: Mapping[str, str], code_length: int, region: str) -> tuple[Cli
     return tuple(clients)
 
 
+def _admission(env: Mapping[str, str]) -> AdmissionSettings:
+    return AdmissionSettings(
+        enabled=_bool(env, "OTP_ADMISSION", True),
+        client_in_flight=_int(env, "OTP_ADMISSION_CLIENT_IN_FLIGHT", 32, 1, 100_000),
+        queue_seconds=_float(env, "OTP_ADMISSION_QUEUE_SECONDS", 0.25, 0.0, 30.0),
+        lag_target_seconds=_float(env, "OTP_ADMISSION_LAG_TARGET_SECONDS", 0.02, 0.001, 10.0),
+    )
+
+
 def _hash_preset(env: Mapping[str, str]) -> HashPreset:
     name = env.get("OTP_HASH_PRESET", "owasp").strip() or "owasp"
     if name not in PRESETS:
@@ -312,6 +323,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         balance_poll_seconds=_float(env, "OTP_BALANCE_POLL_SECONDS", 300.0, 0, 86_400),
         low_balance_sms=_int(env, "OTP_LOW_BALANCE_SMS", 100, 0, 10_000_000),
         development=development,
+        admission=_admission(env),
         twilio=load_twilio(
             env,
             clients={c.name: c.test_numbers for c in clients},

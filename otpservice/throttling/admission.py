@@ -1,0 +1,182 @@
+"""Admission control: one client's flood must not starve another client's users.
+
+Per instance (worker), in process: what it protects is this process's event loop and the
+cores its hash threads share, not a budget that instances must agree on (those live in
+Redis). Two mechanisms:
+
+* **In-flight cap.** A client has at most ``client_in_flight`` requests in progress here.
+* **Fair rate under contention.** A ticker measures the event loop's lag. While the lag
+  is above ``lag_target`` and more than one client is active, the client with the largest
+  share of recent requests gets a request rate of half what it just used (multiplicative
+  decrease); when the lag is low again its rate grows back by a quarter per tick until the
+  limit is lifted. A light client (a person logging in) never reaches its share, so it is
+  never the one held back.
+
+A request over either limit waits for its turn up to ``queue_seconds``; one that would
+have to wait longer is shed. A shed request is answered only after that same wait, so a
+client that re-sends at once cannot turn cheap refusals into a flood of its own.
+
+Callers identify clients by name; everything unauthenticated shares one name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+
+import msgspec
+
+ANONYMOUS = "-"
+
+
+class AdmissionSettings(msgspec.Struct, frozen=True):
+    """``OTP_ADMISSION_*``; see the README's configuration reference."""
+
+    enabled: bool = True
+    client_in_flight: int = 32
+    queue_seconds: float = 0.25
+    lag_target_seconds: float = 0.02
+    tick_seconds: float = 0.05
+    min_rate: float = 5.0  # requests/s a throttled client keeps, per instance
+
+
+class Shed(Exception):
+    """The request was not admitted; retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("overloaded")
+        self.retry_after = retry_after
+
+
+class _Client:
+    __slots__ = ("arrivals", "in_flight", "next_at", "rate", "waiters")
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.rate: float | None = None  # None: not throttled
+        self.next_at = 0.0  # token bucket of one: the earliest start of the next request
+        self.arrivals: deque[float] = deque()  # admitted starts within the last window
+        self.waiters = 0
+
+
+class Admission:
+    """Decides, per request, whether it runs now, after a short wait, or not at all."""
+
+    WINDOW = 1.0  # seconds of admitted starts that "share of recent requests" looks at
+    _client_type = _Client
+
+    def __init__(self, settings: AdmissionSettings) -> None:
+        self.settings = settings
+        self._clients: dict[str, _Client] = {}
+        self.lag = 0.0
+        self.shed_total = 0
+        self._ticker: asyncio.Task[None] | None = None
+
+    # -- the request path ------------------------------------------------------------
+
+    async def acquire(self, name: str) -> None:
+        """Wait for this client's turn, or raise Shed after the longest allowed wait."""
+        s = self.settings
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = _Client()
+        now = time.monotonic()
+        wait = 0.0
+        if client.rate is not None:
+            wait = max(client.next_at - now, 0.0)
+        if wait <= s.queue_seconds and client.in_flight < s.client_in_flight:
+            if client.rate is not None:
+                client.next_at = max(client.next_at, now) + 1.0 / client.rate
+            if wait > 0:
+                client.waiters += 1
+                try:
+                    await asyncio.sleep(wait)
+                finally:
+                    client.waiters -= 1
+            if client.in_flight < s.client_in_flight:
+                self._start(client)
+                return
+        # Over its share: hold the answer as long as a turn could have taken, then shed.
+        client.waiters += 1
+        try:
+            await asyncio.sleep(s.queue_seconds)
+        finally:
+            client.waiters -= 1
+        if client.in_flight < s.client_in_flight and (
+            client.rate is None or client.next_at <= time.monotonic()
+        ):
+            if client.rate is not None:
+                client.next_at = time.monotonic() + 1.0 / client.rate
+            self._start(client)
+            return
+        self.shed_total += 1
+        raise Shed(retry_after=1.0)
+
+    def _start(self, client: _Client) -> None:
+        client.in_flight += 1
+        client.arrivals.append(time.monotonic())
+
+    def release(self, name: str) -> None:
+        client = self._clients.get(name)
+        if client is not None:
+            client.in_flight -= 1
+
+    # -- the controller --------------------------------------------------------------
+
+    def _recent(self, now: float) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for name, client in list(self._clients.items()):
+            while client.arrivals and client.arrivals[0] < now - self.WINDOW:
+                client.arrivals.popleft()
+            if client.arrivals:
+                counts[name] = len(client.arrivals)
+            elif client.in_flight == 0 and client.waiters == 0 and client.rate is None:
+                del self._clients[name]  # idle: forget it (memory stays bounded by clients)
+        return counts
+
+    def adjust(self, lag: float, now: float | None = None) -> None:
+        """One control step, given the loop lag just measured."""
+        now = time.monotonic() if now is None else now
+        self.lag = lag
+        s = self.settings
+        counts = self._recent(now)
+        if lag > s.lag_target_seconds and len(counts) > 1:
+            heavy = max(counts, key=counts.__getitem__)
+            total = sum(counts.values())
+            if counts[heavy] * len(counts) > total:  # above its fair share
+                client = self._clients[heavy]
+                used = counts[heavy] / self.WINDOW
+                current = client.rate if client.rate is not None else used
+                client.rate = max(s.min_rate, min(current, used) / 2)
+            return
+        if lag <= s.lag_target_seconds / 2:
+            for client in self._clients.values():
+                if client.rate is not None:
+                    client.rate *= 1.25
+                    used = len(client.arrivals) / self.WINDOW
+                    if client.rate > 4 * max(used, s.min_rate):
+                        client.rate = None  # lifted
+
+    async def _tick_forever(self) -> None:
+        period = self.settings.tick_seconds
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(period)
+            self.adjust(max(time.monotonic() - started - period, 0.0))
+
+    def start(self) -> None:
+        if self.settings.enabled and self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+
+    def throttled(self) -> dict[str, float]:
+        """Clients held to a rate right now, and that rate (for metrics and tests)."""
+        return {n: c.rate for n, c in self._clients.items() if c.rate is not None}
