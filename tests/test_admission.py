@@ -83,7 +83,7 @@ async def test_the_limit_grows_back_and_is_lifted_when_the_lag_is_gone() -> None
     admission.adjust(lag=0.1, now=now)
     assert admission.throttled()["flood"] == pytest.approx(20.0)
     for _ in range(30):
-        admission.adjust(lag=0.0, now=now)
+        admission.adjust(lag=0.0, busy=0.0, now=now)
     assert "flood" not in admission.throttled()
 
 
@@ -94,3 +94,17 @@ async def test_a_throttled_client_waits_its_turn_or_is_shed() -> None:
     await admission.acquire("flood")  # the first one starts at once
     with pytest.raises(Shed):
         await admission.acquire("flood")  # the next turn is 100 ms away: more than the wait
+
+
+async def test_a_busy_loop_without_lag_is_contention_too() -> None:
+    """A flood of cheap refusals keeps the loop busy with little lag: still throttled."""
+    admission = _admission(min_rate=5.0)
+    await admission.acquire("seed")
+    admission.release("seed")
+    now = time.monotonic()
+    _arrivals(admission, "flood", 300, now)
+    _arrivals(admission, "person", 2, now)
+    admission.adjust(lag=0.0, busy=0.3, now=now)
+    assert admission.throttled() == {}
+    admission.adjust(lag=0.0, busy=0.95, now=now)
+    assert admission.throttled()["flood"] == pytest.approx(150.0)

@@ -5,12 +5,15 @@ cores its hash threads share, not a budget that instances must agree on (those l
 Redis). Two mechanisms:
 
 * **In-flight cap.** A client has at most ``client_in_flight`` requests in progress here.
-* **Fair rate under contention.** A ticker measures the event loop's lag. While the lag
-  is above ``lag_target`` and more than one client is active, the client with the largest
-  share of recent requests gets a request rate of half what it just used (multiplicative
-  decrease); when the lag is low again its rate grows back by a quarter per tick until the
-  limit is lifted. A light client (a person logging in) never reaches its share, so it is
-  never the one held back.
+* **Fair rate under contention.** A ticker measures how busy the event loop's thread is
+  (its CPU time over wall time) and how late its timers run. While either is above its
+  target and more than one client is active, the client with the largest share of recent
+  requests gets a request rate of half what it just used (multiplicative decrease); when
+  the loop is calm again its rate grows back by a quarter per tick until the limit is
+  lifted. Busy time is the signal that matters most: a flood of cheap refusals keeps the
+  loop at 100 % with little lag, and then the hash threads (which run at a lower priority,
+  app.py) and with them everyone else's checks get no core. A light client (a person
+  logging in) never reaches its share, so it is never the one held back.
 
 A request over either limit waits for its turn up to ``queue_seconds``; one that would
 have to wait longer is shed. A shed request is answered only after that same wait, so a
@@ -38,6 +41,7 @@ class AdmissionSettings(msgspec.Struct, frozen=True):
     client_in_flight: int = 32
     queue_seconds: float = 0.25
     lag_target_seconds: float = 0.02
+    busy_target: float = 0.6  # the loop thread's share of one core above which it is contended
     tick_seconds: float = 0.05
     min_rate: float = 5.0  # requests/s a throttled client keeps, per instance
 
@@ -71,6 +75,7 @@ class Admission:
         self.settings = settings
         self._clients: dict[str, _Client] = {}
         self.lag = 0.0
+        self.busy = 0.0
         self.shed_total = 0
         self._ticker: asyncio.Task[None] | None = None
 
@@ -136,13 +141,14 @@ class Admission:
                 del self._clients[name]  # idle: forget it (memory stays bounded by clients)
         return counts
 
-    def adjust(self, lag: float, now: float | None = None) -> None:
-        """One control step, given the loop lag just measured."""
+    def adjust(self, lag: float, busy: float = 0.0, now: float | None = None) -> None:
+        """One control step, given the loop's lag and busy share just measured."""
         now = time.monotonic() if now is None else now
-        self.lag = lag
+        self.lag, self.busy = lag, busy
         s = self.settings
         counts = self._recent(now)
-        if lag > s.lag_target_seconds and len(counts) > 1:
+        contended = lag > s.lag_target_seconds or busy > s.busy_target
+        if contended and len(counts) > 1:
             heavy = max(counts, key=counts.__getitem__)
             total = sum(counts.values())
             if counts[heavy] * len(counts) > total:  # above its fair share
@@ -151,7 +157,7 @@ class Admission:
                 current = client.rate if client.rate is not None else used
                 client.rate = max(s.min_rate, min(current, used) / 2)
             return
-        if lag <= s.lag_target_seconds / 2:
+        if lag <= s.lag_target_seconds / 2 and busy <= s.busy_target * 0.8:
             for client in self._clients.values():
                 if client.rate is not None:
                     client.rate *= 1.25
@@ -161,10 +167,15 @@ class Admission:
 
     async def _tick_forever(self) -> None:
         period = self.settings.tick_seconds
+        busy = 0.0
         while True:
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.thread_time()
             await asyncio.sleep(period)
-            self.adjust(max(time.monotonic() - started - period, 0.0))
+            wall = time.monotonic() - started
+            # This coroutine runs on the loop's thread: its CPU time is the loop's.
+            share = (time.thread_time() - cpu) / wall if wall > 0 else 0.0
+            busy = 0.5 * busy + 0.5 * min(share, 1.0)
+            self.adjust(max(wall - period, 0.0), busy)
 
     def start(self) -> None:
         if self.settings.enabled and self._ticker is None:
