@@ -58,6 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_checks: int = 5
     max_sends: int = 3
     resend_cooldown_seconds: int = 30
+    accept_previous_code: bool = True
     allowed_countries: frozenset[str] = frozenset({"TR"})
     default_region: str = "TR"
     prefix_allow: tuple[str, ...] = ()
@@ -308,6 +309,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         max_checks=_int(env, "OTP_MAX_CHECKS", 5, 1, 20),
         max_sends=_int(env, "OTP_MAX_SENDS", 3, 1, 20),
         resend_cooldown_seconds=_int(env, "OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
+        accept_previous_code=_bool(env, "OTP_ACCEPT_PREVIOUS_CODE", True),
         allowed_countries=countries,
         default_region=region,
         prefix_allow=prefixes("OTP_PREFIX_ALLOW"),

@@ -23,6 +23,12 @@ The HTTP layer maps these to statuses; nothing below it knows a status code.
 from __future__ import annotations
 
 import enum
+import math
+
+
+def wait_seconds(seconds: float) -> int:
+    """A wait in whole seconds, rounded up: a time we state never comes before the truth."""
+    return max(1, math.ceil(seconds))
 
 
 class OtpError(Exception):
@@ -97,7 +103,7 @@ class RateLimited(OtpError):
 
     def __init__(self, policy: str, retry_after: float) -> None:
         self.policy = policy
-        self.retry_after = max(1, int(retry_after + 0.999))
+        self.retry_after = wait_seconds(retry_after)
         super().__init__(f"Refused by policy '{policy}'; retry after {self.retry_after} s.")
 
 

@@ -88,7 +88,7 @@ def otp_error_response(request: Request[Any, Any, Any], exc: errors.OtpError) ->
     if isinstance(exc, errors.RateLimited):
         retry_after, policy = exc.retry_after, exc.policy
     elif isinstance(exc, errors.ProviderError) and exc.retry_after:
-        retry_after = max(1, int(exc.retry_after + 0.999))
+        retry_after = errors.wait_seconds(exc.retry_after)
     if isinstance(exc, errors.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="otpservice"'
     if retry_after is not None:

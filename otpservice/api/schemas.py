@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Literal
 
 import msgspec
@@ -72,7 +73,14 @@ class CheckByPhone(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def iso(ts: float) -> str:
+    """A time to the second, truncated: right for past times and for "until" times."""
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_not_before(ts: float) -> str:
+    """A "from then on you may" time, rounded up to the second: a client that waits until
+    the stated second is never early."""
+    return iso(math.ceil(ts))
 
 
 class VerificationOut(msgspec.Struct, frozen=True):
@@ -86,7 +94,9 @@ class VerificationOut(msgspec.Struct, frozen=True):
     locale: Annotated[str, Meta(description="Language of the SMS.")]
     created_at: Annotated[str, Meta(description="When it was created (UTC, ISO 8601).")]
     expires_at: Annotated[str, Meta(description="When the current code stops working.")]
-    resend_available_at: Annotated[str, Meta(description="Earliest time for a resend.")]
+    resend_available_at: Annotated[
+        str, Meta(description="Earliest time for a resend, rounded up to the second.")
+    ]
     sends: Annotated[int, Meta(description="Codes sent so far for this verification.")]
     max_sends: Annotated[int, Meta(description="Most codes one verification may send.")]
     attempts_remaining: Annotated[int, Meta(description="Checks left before it is spent.")]
@@ -102,7 +112,7 @@ class VerificationOut(msgspec.Struct, frozen=True):
             locale=v.locale,
             created_at=iso(v.created_at),
             expires_at=iso(v.expires_at),
-            resend_available_at=iso(v.resend_available_at),
+            resend_available_at=iso_not_before(v.resend_available_at),
             sends=v.sends,
             max_sends=v.max_sends,
             attempts_remaining=v.attempts_remaining,

@@ -9,6 +9,8 @@ than the mask alone.
 
 from __future__ import annotations
 
+import unicodedata
+
 import msgspec
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -43,6 +45,19 @@ def mask_digits(digits: str) -> str:
     return digits[: len(digits) - hidden] + "*" * hidden
 
 
+# What people type in a phone number besides digits (with their full-width forms, from East
+# Asian keyboards). libphonenumber would also read letters (vanity numbers), extensions and
+# stray symbols, extracting whatever digits it finds.
+_PHONE_PUNCTUATION = frozenset(" +-.()＋－．（）")
+
+
+def _typed_as_phone(raw: str) -> bool:
+    """Only digits (of any script), spaces, and ``+ - . ( )``."""
+    return all(
+        ch in _PHONE_PUNCTUATION or ch.isdecimal() or unicodedata.category(ch) == "Zs" for ch in raw
+    )
+
+
 class Phone(msgspec.Struct, frozen=True):
     e164: str  # "+905321234567"
     region: str  # "TR"
@@ -67,6 +82,10 @@ def parse_phone(raw: str, default_region: str) -> Phone:
     """Parse what a person typed into a valid mobile number, or raise InvalidPhone."""
     if not raw or len(raw) > MAX_PHONE_INPUT or not raw.isprintable():
         raise InvalidPhone("The phone number is empty, too long or contains control characters.")
+    if not _typed_as_phone(raw):
+        raise InvalidPhone(
+            "The phone number may contain only digits, spaces and the characters + - . ( )."
+        )
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:

@@ -104,13 +104,15 @@ class PhoneVerdict(msgspec.Struct, frozen=True):
 
 
 class Attempt(msgspec.Struct, frozen=True):
-    """A reserved check attempt: the stored hash to verify against."""
+    """A reserved check attempt: the stored hashes to verify against."""
 
     rid: str
     code_hash: str
     attempts_left: int
     purpose: str
     token: str
+    # After a resend (OTP_ACCEPT_PREVIOUS_CODE): the code before it, while it is still valid.
+    previous_hash: str | None = None
 
 
 class VerificationStore(Protocol):
@@ -163,7 +165,11 @@ class VerificationStore(Protocol):
         self, ref: VerificationRef, client: str, net: str, token: str
     ) -> Attempt: ...
 
-    async def approve(self, ref: VerificationRef, net: str, attempt: Attempt) -> int: ...
+    async def approve(
+        self, ref: VerificationRef, net: str, attempt: Attempt, matched_hash: str
+    ) -> int:
+        """Approve if ``matched_hash`` (the attempt's current or previous hash) still holds."""
+        ...
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status: ...
 

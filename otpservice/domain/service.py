@@ -35,6 +35,7 @@ from otpservice.domain.models import (
 )
 from otpservice.domain.phone import Phone, mask_prefix, parse_phone
 from otpservice.domain.ports import (
+    Attempt,
     Balance,
     Delivery,
     DeliveryState,
@@ -414,12 +415,10 @@ class VerificationService:
             self.telemetry.check("not_found")
             raise
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        right = await self._off_loop(
-            lambda: self.hasher.matches(attempt.code_hash, full.id, attempt.purpose, code)
-        )
-        if right:
+        matched = await self._off_loop(lambda: self._matching_hash(attempt, full.id, code))
+        if matched is not None:
             try:
-                left = await self.store.approve(ref, net_key, attempt)
+                left = await self.store.approve(ref, net_key, attempt, matched)
             except VerificationNotFound:
                 self.telemetry.check("not_found")
                 raise
@@ -436,6 +435,16 @@ class VerificationService:
             attempts_remaining=attempt.attempts_left,
         )
         return CheckResult(full.id, status, False, attempt.attempts_left)
+
+    def _matching_hash(self, attempt: Attempt, verification_id: str, code: str) -> str | None:
+        """The stored hash the code matches: the current code's first, then the previous
+        one's (a late SMS after a resend). One attempt either way."""
+        for stored in (attempt.code_hash, attempt.previous_hash):
+            if stored is not None and self.hasher.matches(
+                stored, verification_id, attempt.purpose, code
+            ):
+                return stored
+        return None
 
     # -- reads and ends ------------------------------------------------------------------
 

@@ -99,6 +99,7 @@ class RedisStore:
         max_sends: int,
         resend_cooldown_seconds: int,
         idempotency_ttl_seconds: int,
+        accept_previous_code: bool = True,
         wait_replicas: int = 0,
         wait_timeout_ms: int = 500,
     ) -> None:
@@ -109,6 +110,7 @@ class RedisStore:
         self._max_sends = max_sends
         self._cooldown_ms = resend_cooldown_seconds * 1000
         self._idem_ttl_ms = idempotency_ttl_seconds * 1000
+        self._accept_previous = "1" if accept_previous_code else "0"
         self._wait_replicas = wait_replicas
         self._wait_timeout_ms = wait_timeout_ms
         self._spec_with_ip = self._budget_spec(with_ip=True)
@@ -330,6 +332,7 @@ class RedisStore:
                 target.locale,
                 self._max_sends,
                 "1" if target.exempt else "0",
+                self._accept_previous,
             ],
         )
         if len(reply) == 1:
@@ -383,12 +386,15 @@ class RedisStore:
                 attempts_left=int(text(reply[3])),
                 purpose=text(reply[4]),
                 token=token,
+                previous_hash=unpack_code_hash(bytes(reply[5])) if reply[5] else None,
             )
         if kind == "limited":
             raise RateLimited(text(reply[1]), _seconds(reply[2]))
         raise VerificationNotFound(_reason(text(reply[1])))
 
-    async def approve(self, ref: VerificationRef, net: str, attempt: Attempt) -> int:
+    async def approve(
+        self, ref: VerificationRef, net: str, attempt: Attempt, matched_hash: str
+    ) -> int:
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
         reply = await self._run(
             "check_approve",
@@ -397,7 +403,7 @@ class RedisStore:
                 keys.failure_streak(ref.tag, net),
                 keys.failures_day(ref.tag),
             ],
-            [rid_bytes(attempt.rid), pack_code_hash(attempt.code_hash), attempt.token],
+            [rid_bytes(attempt.rid), pack_code_hash(matched_hash), attempt.token],
         )
         if text(reply[0]) != "approved":
             raise VerificationNotFound(_reason(text(reply[1])))
@@ -428,6 +434,7 @@ def store_for(redis: AnyRedis, settings: Settings) -> RedisStore:
         max_sends=settings.max_sends,
         resend_cooldown_seconds=settings.resend_cooldown_seconds,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        accept_previous_code=settings.accept_previous_code,
         wait_replicas=settings.redis_wait_replicas,
         wait_timeout_ms=settings.redis_wait_timeout_ms,
     )

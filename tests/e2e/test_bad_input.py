@@ -209,12 +209,31 @@ def test_non_ascii_digit_phones_are_one_number(target: Target) -> None:
     full = target.api.create("+905321230002".translate(FULL_WIDTH))
     assert ascii_form.status_code == arabic.status_code == full.status_code == 201, full.text
     assert ascii_form.json()["id"] == arabic.json()["id"] == full.json()["id"]
-    # Decorations libphonenumber ignores still name the same number.
-    marked = target.api.create("+905321230002\u0301")
-    extension = target.api.create("+90 532 123 00 02 ext. 99")
-    assert marked.json()["id"] == extension.json()["id"] == ascii_form.json()["id"]
-    assert extension.json()["sends"] == 5
-    assert len(target.sim.messages("905321230002")) == 5
+    punctuated = target.api.create("+90 (532) 123-00.02")
+    assert punctuated.json()["id"] == ascii_form.json()["id"]
+    assert punctuated.json()["sends"] == 4
+    assert len(target.sim.messages("905321230002")) == 4
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        pytest.param("+90 545 123 45 11 \u260e", id="telephone-sign"),
+        pytest.param("+905451234511abc", id="letters-after"),
+        pytest.param("+90 545 123 45 11 ext. 99", id="extension"),
+        pytest.param("0545 CALL NOW", id="vanity-letters"),
+        pytest.param("+905451234511\u0301", id="combining-mark"),
+        pytest.param("+90/545/1234511", id="slashes"),
+        pytest.param("tel:+905451234511", id="uri"),
+    ],
+)
+def test_phones_with_characters_nobody_types_are_invalid_phone(target: Target, phone: str) -> None:
+    """libphonenumber would extract the digits; only digits, spaces and + - . ( ) pass."""
+    with target.unchanged():
+        r = target.api.create(phone)
+        by_phone = target.api.http.post(CHECK_PHONE, json={"phone": phone, "code": "123456"})
+    assert r.status_code == by_phone.status_code == 422, r.text
+    assert r.json()["code"] == by_phone.json()["code"] == "invalid_phone"
 
 
 def _fresh(target: Target, phone: str) -> tuple[str, str]:

@@ -123,7 +123,10 @@ def test_expired_code_is_refused(make_service: ServiceFactory, sim: Sim) -> None
 def test_resend_keeps_id_sends_new_code_and_old_code_stops_working(
     make_service: ServiceFactory, sim: Sim
 ) -> None:
-    with make_service(OTP_RESEND_COOLDOWN_SECONDS="0", OTP_MAX_CHECKS="5") as api:
+    # With OTP_ACCEPT_PREVIOUS_CODE (default) the old code would stay valid: test_previous_code.
+    with make_service(
+        OTP_RESEND_COOLDOWN_SECONDS="0", OTP_MAX_CHECKS="5", OTP_ACCEPT_PREVIOUS_CODE="false"
+    ) as api:
         first = api.create(PHONE).json()
         old = sim.last_code(MOBILE)
         api.check(first["id"], wrong(old))

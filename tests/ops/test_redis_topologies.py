@@ -93,6 +93,11 @@ def test_cluster_end_to_end_across_slots(cluster_env: dict[str, str], sim: Sim) 
         # Numbers whose keys hash to different slots (and so, most likely, nodes).
         for phone in (PHONE, "+905441234567", "+905551234567", "+905061234567"):
             end_to_end(api, sim, phone)
+        # A late SMS after a resend: the previous code still approves (OTP_ACCEPT_PREVIOUS_CODE).
+        vid = api.create("+905301234567").json()["id"]
+        late = sim.last_code("905301234567")
+        assert api.create("+905301234567").json()["sends"] == 2
+        assert api.check(vid, late).json()["status"] == "approved"
 
 
 def test_cluster_twenty_concurrent_right_answers_approve_once(

@@ -110,7 +110,7 @@ def twilio_error_of(exc: errors.OtpError, path: str) -> TwilioError:
             503,
             SERVICE_UNAVAILABLE,
             "Service unavailable",
-            retry_after=max(1, int(retry + 0.999)) if retry else None,
+            retry_after=errors.wait_seconds(retry) if retry else None,
         )
     return TwilioError(500, INTERNAL_ERROR, "Internal Server Error")
 

@@ -1,10 +1,14 @@
--- Check, step 3 after a right code (phone tag): approve with compare-and-set on the hash,
--- so a resend or a concurrent approval in between wins; clear the failure streak.
+-- Check, step 3 after a right code (phone tag): approve with compare-and-set on the hash that
+-- matched (the current code's, or the previous one's while valid), so a resend or a concurrent
+-- approval in between wins; clear the failure streak.
 -- KEYS[1] verification   KEYS[2] failure streak   KEYS[3] failures 24 h
 -- ARGV[1] rid  ARGV[2] hash that was verified  ARGV[3] attempt token
 -- Returns {"approved", attempts_left} | {"notfound", reason}
 local v = load_verification(KEYS[1])
-if not v or v[RID] ~= ARGV[1] or v[HASH] ~= ARGV[2] then return {'notfound', 'unknown'} end
+if not v or v[RID] ~= ARGV[1] then return {'notfound', 'unknown'} end
+if v[HASH] ~= ARGV[2] and previous_hash(v, now_ms()) ~= ARGV[2] then
+  return {'notfound', 'unknown'}
+end
 -- The code was right: it is not a failure, whoever approved first.
 redis.call('ZREM', KEYS[3], ARGV[3])
 if v[STATUS] ~= 'pending' then return {'notfound', v[STATUS]} end

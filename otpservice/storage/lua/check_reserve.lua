@@ -3,7 +3,8 @@
 -- KEYS[1] verification   KEYS[2] failure streak for phone+network   KEYS[3] failures 24 h (zset)
 -- ARGV[1] client  ARGV[2] rid, binary ("" = any, for lookups by phone)  ARGV[3] attempt token
 -- ARGV[4] free failures  ARGV[5] delay base ms  ARGV[6] delay cap ms  ARGV[7] daily failure cap
--- Returns {"ok", rid, hash, attempts_left, purpose} | {"limited", policy, retry_ms}
+-- Returns {"ok", rid, hash, attempts_left, purpose, previous hash or ""}
+--       | {"limited", policy, retry_ms}
 --       | {"notfound", reason}
 local now = now_ms()
 local day = 86400000
@@ -37,4 +38,4 @@ if streak >= free then
   redis.call('HSET', KEYS[2], 'u', now + delay)
 end
 redis.call('PEXPIRE', KEYS[2], day)
-return {'ok', v[RID], v[HASH], tostring(left - 1), v[PURPOSE]}
+return {'ok', v[RID], v[HASH], tostring(left - 1), v[PURPOSE], previous_hash(v, now)}

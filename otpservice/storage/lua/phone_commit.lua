@@ -4,6 +4,7 @@
 -- ARGV[1] lock token  ARGV[2] "new"/"resend"  ARGV[3] rid (binary)  ARGV[4] code hash (binary)
 -- ARGV[5] ttl ms  ARGV[6] cooldown base ms  ARGV[7] max checks  ARGV[8] sms id  ARGV[9] client
 -- ARGV[10] e164  ARGV[11] purpose  ARGV[12] locale  ARGV[13] max sends  ARGV[14] test "1"/"0"
+-- ARGV[15] keep the previous code valid until its own expiry "1"/"0"
 -- Returns the verification's fields, or {"lost"} when the lock or the slot changed.
 local now = now_ms()
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'lost'} end
@@ -16,6 +17,12 @@ if ARGV[2] == 'resend' then
     return {'lost'}
   end
   v[SENDS] = v[SENDS] + 1
+  -- A late SMS still works: the code it carries stays valid until its own expiry (one only).
+  if ARGV[15] == '1' and v[EXPIRES] > now then
+    v[PREV_HASH], v[PREV_EXPIRES] = v[HASH], v[EXPIRES]
+  else
+    v[PREV_HASH], v[PREV_EXPIRES] = nil, nil
+  end
   v[HASH] = ARGV[4]
   v[EXPIRES] = ex
   v[SMS_ID] = ARGV[8]

@@ -4,7 +4,15 @@
 local RID, CLIENT, PHONE, PURPOSE, LOCALE, STATUS, HASH = 1, 2, 3, 4, 5, 6, 7
 local SENDS, MAX_SENDS, ATTEMPTS, EXPIRES, RESEND_AT, CREATED, SMS_ID, TEST =
   8, 9, 10, 11, 12, 13, 14, 15
--- RID and HASH are binary; times are epoch milliseconds; TEST is 1 or 0.
+-- Only after a resend with OTP_ACCEPT_PREVIOUS_CODE: the code before it, until its own expiry.
+local PREV_HASH, PREV_EXPIRES = 16, 17
+-- RID and the hashes are binary; times are epoch milliseconds; TEST is 1 or 0.
+
+-- The previous code's hash while it is still valid, else "".
+local function previous_hash(v, now)
+  if v[PREV_HASH] and v[PREV_EXPIRES] > now then return v[PREV_HASH] end
+  return ''
+end
 
 local function load_verification(key)
   local raw = redis.call('GET', key)
