@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
@@ -28,6 +29,7 @@ from otpservice.api.problems import EXCEPTION_HANDLERS
 from otpservice.api.twilio import twilio_router
 from otpservice.api.v1 import v1_router
 from otpservice.config import Settings, load_settings
+from otpservice.console import DOCS_ASSETS_PATH, console_router, docs_assets_router, template_config
 from otpservice.domain.phone import configure_masking
 from otpservice.domain.ports import SmsGateway
 from otpservice.domain.service import VerificationService
@@ -39,6 +41,23 @@ from otpservice.observability.requests import RequestObservability, note_refusal
 from otpservice.storage.connect import connect_redis
 from otpservice.storage.redis_store import AnyRedis, store_for
 from otpservice.throttling.admission import Admission
+
+
+def docs_renderers() -> list[Any]:
+    """Swagger UI at /schema and /schema/swagger with its files served from this package
+    (no CDN: the page works without internet), and the document as JSON and YAML."""
+    assets = DOCS_ASSETS_PATH
+    return [
+        SwaggerRenderPlugin(
+            js_url=f"{assets}/swagger-ui-bundle.js",
+            css_url=f"{assets}/swagger-ui.css",
+            standalone_preset_js_url=f"{assets}/swagger-ui-standalone-preset.js",
+            favicon=f"<link rel='icon' type='image/png' href='{assets}/favicon-32x32.png'>",
+            path=["/", "/swagger"],
+        ),
+        JsonRenderPlugin(),
+        YamlRenderPlugin(),
+    ]
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -54,6 +73,7 @@ def openapi_config() -> OpenAPIConfig:
             }
         ),
         path="/schema",
+        render_plugins=docs_renderers(),
     )
 
 
@@ -169,12 +189,15 @@ def create_app(
             healthz,
             readyz,
             metrics_endpoint,
+            docs_assets_router(),
+            *([console_router()] if settings.console else []),
             *extra_handlers,
         ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[note_refusal],
         openapi_config=openapi_config(),
+        template_config=template_config(),
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,
         plugins=[ClosedStructSchemas()],

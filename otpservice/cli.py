@@ -225,6 +225,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 f"  service:   {base}",
                 f"  API key:   {client_key}   (admin: {client_key}_admin)",
                 f"  inbox:     {base}/simulator/inbox",
+                f"  console:   {base}/console   (sign in with the admin key)",
                 f"  API docs:  {base}/schema/swagger",
                 "  try:      curl -s -X POST "
                 f"{base}/v1/verifications -H 'Authorization: Bearer {client_key}' "

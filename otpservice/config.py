@@ -74,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     balance_poll_seconds: float = 300.0
     low_balance_sms: int = 100
     development: bool = False
+    console: bool = False  # the operator console at /console
+    console_session_seconds: int = 28_800
     twilio: TwilioSettings = msgspec.field(default_factory=TwilioSettings)
     admission: AdmissionSettings = AdmissionSettings()
 
@@ -280,6 +282,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
     clients = _clients(env, code_length, region)
     if not clients and not development:
         raise ConfigError("OTP_API_KEYS is required (set it in the environment)")
+    has_admin = any(c.admin for c in clients)
+    console = _bool(env, "OTP_CONSOLE", development and has_admin)  # dev: on with an admin key
+    if console and not has_admin:
+        raise ConfigError("OTP_CONSOLE needs an admin key in OTP_ADMIN_API_KEYS to sign in with")
 
     def prefixes(name: str) -> tuple[str, ...]:
         items = tuple(p.strip().lstrip("+") for p in env.get(name, "").split(",") if p.strip())
@@ -326,6 +332,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         low_balance_sms=_int(env, "OTP_LOW_BALANCE_SMS", 100, 0, 10_000_000),
         development=development,
         admission=_admission(env),
+        console=console,
+        console_session_seconds=_int(env, "OTP_CONSOLE_SESSION_SECONDS", 28_800, 300, 7 * 86_400),
         twilio=load_twilio(
             env,
             clients={c.name: c.test_numbers for c in clients},

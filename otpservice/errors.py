@@ -6,6 +6,7 @@ OtpError
 │   └── InvalidCode           code not of the configured shape        (invalid_code)
 ├── Unauthorized              missing or unknown client key           (unauthorized)
 ├── Forbidden                 key lacks the scope                     (forbidden)
+│   └── CsrfFailed            console form without its session's token (csrf_failed)
 ├── CountryNotAllowed         destination country not allowed         (country_not_allowed)
 ├── PrefixDenied              number prefix on the deny list          (prefix_denied)
 ├── VerificationNotFound      not pending any more, or never was       (verification_not_found)
@@ -65,6 +66,11 @@ class Unauthorized(OtpError):
 class Forbidden(OtpError):
     code = "forbidden"
     title = "This key may not do that"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    title = "Form token missing or wrong"
 
 
 class CountryNotAllowed(OtpError):

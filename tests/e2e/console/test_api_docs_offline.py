@@ -1,0 +1,30 @@
+"""The API docs render in a browser with every request off the machine cut."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+from tests.e2e.console.conftest import Console, Offline
+
+
+def _operations(page: Page) -> list[str]:
+    page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+    return page.locator(".opblock-summary-path").all_inner_texts()
+
+
+def test_swagger_renders_its_operations_without_internet(
+    console: Console, offline: Offline
+) -> None:
+    page = console.goto("/schema/swagger")
+    paths = _operations(page)
+    assert any("/v1/verifications" in p for p in paths)
+    assert any("{verification_id}/check" in p for p in paths)
+    console.shot("swagger-offline")
+    # It did not even try: every asset came from the service.
+    assert offline.refused == []
+
+
+def test_the_schema_root_is_the_same_offline_swagger(console: Console, offline: Offline) -> None:
+    page = console.goto("/schema")
+    assert _operations(page)
+    assert offline.refused == []
