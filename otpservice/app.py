@@ -20,6 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
 from otpservice import __version__
+from otpservice.api.admin import admin_router
 from otpservice.api.admission import AdmissionControl
 from otpservice.api.body import JsonRequest
 from otpservice.api.health import healthz, readyz
@@ -34,6 +35,9 @@ from otpservice.domain.phone import configure_masking
 from otpservice.domain.ports import SmsGateway
 from otpservice.domain.service import VerificationService
 from otpservice.domain.telemetry import Telemetry
+from otpservice.events.alerts import BalanceAlerts
+from otpservice.events.delivery import DeliveryMetrics, DeliveryTracker
+from otpservice.events.webhooks import WebhookMetrics, Webhooks
 from otpservice.observability.balance import poll_forever
 from otpservice.observability.logging import configure_logging
 from otpservice.observability.metrics import Metrics
@@ -117,6 +121,7 @@ def create_app(
     gateway: SmsGateway | None = None,
     telemetry: Telemetry | None = None,
     extra_handlers: Sequence[ControllerRouterHandler] = (),
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Litestar:
     """A fresh app. Resources passed in are the caller's to close; the rest the app owns.
 
@@ -125,6 +130,8 @@ def create_app(
     """
     metrics = telemetry if isinstance(telemetry, Metrics) else Metrics()
     admission = Admission(settings.admission)
+    webhook_metrics = WebhookMetrics(metrics.registry)
+    delivery_metrics = DeliveryMetrics(metrics.registry)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -143,6 +150,19 @@ def create_app(
         app.state.settings = settings
         app.state.store = store
         app.state.gateway = g
+        # Background consumers of the event log: they wait on Redis, never on a request.
+        tracker = DeliveryTracker(
+            r,
+            g,
+            settings.delivery_tracking,
+            delivery_metrics,
+            claim_idle_seconds=settings.webhooks.claim_idle_seconds,
+            provider_timeout_seconds=settings.provider_timeout_seconds,
+        )
+        webhooks = Webhooks(r, settings.webhooks, webhook_metrics, transport=webhook_transport)
+        app.state.webhooks = webhooks
+        tracker.start()
+        webhooks.start()
         service = VerificationService(
             settings, store, g, telemetry=telemetry or metrics, hash_pool=pool
         )
@@ -158,6 +178,7 @@ def create_app(
                     metrics,
                     every_seconds=settings.balance_poll_seconds,
                     low_balance_sms=settings.low_balance_sms,
+                    on_reading=BalanceAlerts(r, settings.low_balance_sms).reading,
                 )
             )
         try:
@@ -168,6 +189,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             await admission.stop()
+            await webhooks.stop()
+            await tracker.stop()
             metrics.close()
             await service.drain()
             pool.shutdown(wait=True)
@@ -185,6 +208,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             v1_router(),
+            admin_router(),
             twilio_router(),
             healthz,
             readyz,
@@ -210,7 +234,7 @@ def create_app(
     app.asgi_handler = RequestObservability(
         AdmissionControl(app.asgi_handler, admission, settings),
         metrics,
-        skip_log=frozenset({"/healthz", "/readyz", "/metrics"})
+        skip_log=frozenset({"/healthz", "/readyz", "/metrics"}),
     )
     return app
 

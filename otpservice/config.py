@@ -18,6 +18,12 @@ from otpservice.errors import InvalidPhone
 from otpservice.throttling.admission import AdmissionSettings
 from otpservice.throttling.policies import QUOTA_ENV, CheckBackoff, Limits, PrefixBurst, Quota
 from otpservice.twilio_config import TwilioSettings, load_twilio
+from otpservice.webhooks_config import (
+    DeliveryTrackingSettings,
+    WebhookSettings,
+    load_delivery_tracking,
+    load_webhooks,
+)
 
 CLIENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LOCALES = ("en", "tr", "ar")
@@ -78,6 +84,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     console_session_seconds: int = 28_800
     twilio: TwilioSettings = msgspec.field(default_factory=TwilioSettings)
     admission: AdmissionSettings = AdmissionSettings()
+    webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
+    delivery_tracking: DeliveryTrackingSettings = msgspec.field(
+        default_factory=DeliveryTrackingSettings
+    )
 
     @property
     def admin_clients(self) -> tuple[ClientKey, ...]:
@@ -341,4 +351,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
             code_length=code_length,
             code_ttl_seconds=code_ttl_seconds,
         ),
+        webhooks=load_webhooks(env, clients=frozenset(c.name for c in clients)),
+        delivery_tracking=load_delivery_tracking(env),
     )

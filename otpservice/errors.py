@@ -10,6 +10,8 @@ OtpError
 ├── CountryNotAllowed         destination country not allowed         (country_not_allowed)
 ├── PrefixDenied              number prefix on the deny list          (prefix_denied)
 ├── VerificationNotFound      not pending any more, or never was       (verification_not_found)
+├── WebhookNotFound           no such webhook endpoint                (webhook_not_found)
+├── DeadLetterNotFound        no such dead letter at that endpoint    (dead_letter_not_found)
 ├── RateLimited               a throttling policy refused             (rate_limited)
 ├── IdempotencyConflict       same key, different body                (idempotency_conflict)
 ├── IdempotencyInProgress     same key still being served             (idempotency_in_progress)
@@ -101,6 +103,16 @@ class VerificationNotFound(OtpError):
         # The reason never reaches /v1 bodies (no enumeration); the Twilio surface needs it.
         self.reason = reason
         super().__init__("No pending verification matches.")
+
+
+class WebhookNotFound(OtpError):
+    code = "webhook_not_found"
+    title = "Webhook endpoint not found"
+
+
+class DeadLetterNotFound(OtpError):
+    code = "dead_letter_not_found"
+    title = "Dead letter not found"
 
 
 class RateLimited(OtpError):

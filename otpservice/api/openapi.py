@@ -89,12 +89,15 @@ MEANINGS: dict[int, str] = {
 NOT_READY_MEANING = "Redis does not answer or the scripts are not loaded."
 
 
-def problems(codes: dict[int, tuple[str, ...]]) -> dict[int, ResponseSpec]:
+def problems(
+    codes: dict[int, tuple[str, ...]], meanings: dict[int, str] | None = None
+) -> dict[int, ResponseSpec]:
+    said = {**MEANINGS, **(meanings or {})}
     return {
         status: ResponseSpec(
             data_container=Problem,
             media_type="application/problem+json",
-            description=f"{MEANINGS[status]} Codes: {', '.join(sorted(names))}.",
+            description=f"{said[status]} Codes: {', '.join(sorted(names))}.",
             generate_examples=False,
         )
         for status, names in codes.items()
@@ -152,6 +155,27 @@ DELIVERY = problems(
     }
 )
 BALANCE = problems({**AUTH, 403: ("forbidden",), 503: ("provider_unavailable",)})
+ADMIN: dict[int, tuple[str, ...]] = {**AUTH, 403: ("forbidden",), **UNAVAILABLE}
+_ADMIN_MEANINGS = {
+    403: "This call needs an admin key (OTP_ADMIN_API_KEYS).",
+    404: "No webhook endpoint with this id, or no dead letter with this event id there.",
+    503: "Redis is unavailable; nothing was changed.",
+}
+WEBHOOKS = problems(ADMIN, _ADMIN_MEANINGS)
+WEBHOOK = problems({**ADMIN, **BAD_ID, 404: ("webhook_not_found",)}, _ADMIN_MEANINGS)
+WEBHOOK_POST = problems(
+    {**ADMIN, **BAD_ID, 404: ("webhook_not_found",), 415: ("unsupported_media_type",)},
+    _ADMIN_MEANINGS,
+)
+DEAD_LETTER_POST = problems(
+    {
+        **ADMIN,
+        **BAD_ID,
+        404: ("webhook_not_found", "dead_letter_not_found"),
+        415: ("unsupported_media_type",),
+    },
+    _ADMIN_MEANINGS,
+)
 NOT_READY = {
     503: ResponseSpec(
         data_container=Problem,

@@ -23,6 +23,8 @@ STATUS: list[tuple[type[errors.OtpError], int]] = [
     (errors.CountryNotAllowed, 403),
     (errors.PrefixDenied, 403),
     (errors.VerificationNotFound, 404),
+    (errors.WebhookNotFound, 404),
+    (errors.DeadLetterNotFound, 404),
     (errors.IdempotencyConflict, 409),
     (errors.IdempotencyInProgress, 409),
     (errors.InvalidRequest, 422),
@@ -94,7 +96,9 @@ def otp_error_response(request: Request[Any, Any, Any], exc: errors.OtpError) ->
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     # One body for every reason a verification is unusable: no enumeration.
-    detail = "No pending verification matches." if status == 404 else exc.detail
+    detail = exc.detail
+    if isinstance(exc, errors.VerificationNotFound):
+        detail = "No pending verification matches."
     if isinstance(exc, errors.ProviderError):
         # The provider's own words (result texts, body snippets of HTML or truncated JSON)
         # are for the log, not for callers: they may carry provider internals.

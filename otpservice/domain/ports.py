@@ -66,6 +66,14 @@ class SmsGateway(Protocol):
     async def balance(self) -> Balance: ...
 
 
+class DeliveryReports(Protocol):
+    """Delivery states the service tracks (events/delivery.py), read without a provider call."""
+
+    async def report(self, tag: str, sms_id: str) -> Delivery | None:
+        """The tracked state of a message (``tag``: its phone's keyed tag), or None."""
+        ...
+
+
 class SendTarget(msgspec.Struct, frozen=True):
     """Everything the send scripts need to find and throttle a send."""
 

@@ -38,6 +38,7 @@ from otpservice.domain.ports import (
     Attempt,
     Balance,
     Delivery,
+    DeliveryReports,
     DeliveryState,
     Lang,
     SendTarget,
@@ -126,8 +127,10 @@ class VerificationService:
         *,
         telemetry: Telemetry | None = None,
         hash_pool: ThreadPoolExecutor | None = None,
+        reports: DeliveryReports | None = None,
     ) -> None:
         self.settings = settings
+        self.reports = reports
         self.store = store
         self.gateway = gateway
         self.telemetry = telemetry or NoTelemetry()
@@ -484,7 +487,12 @@ class VerificationService:
         verification = await self.get(client, verification_id)
         if verification.test or not verification.sms_id:
             return Delivery(state=DeliveryState.TEST)
-        return await self.gateway.delivery(verification.sms_id)
+        if self.reports is None:  # no tracking wired (a bare service in unit tests)
+            return await self.gateway.delivery(verification.sms_id)
+        # The tracked state: a flood of reads is never a flood of provider calls.
+        tag = VerificationRef.parse(verification.id).tag
+        found = await self.reports.report(tag, verification.sms_id)
+        return found or Delivery(state=DeliveryState.PENDING)
 
     async def balance(self) -> Balance:
         return await self.gateway.balance()

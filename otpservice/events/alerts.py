@@ -1,0 +1,37 @@
+"""Operator alerts that are events of the shared stream, emitted once per crossing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.exceptions import RedisError
+
+from otpservice.domain.ports import Balance
+from otpservice.errors import StorageUnavailable
+from otpservice.events import layout as keys
+from otpservice.events.scripts import register
+from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
+
+BALANCE_STATE = f"{keys.SHARED}:balance"
+
+
+class BalanceAlerts:
+    """provider.balance_low into otp:{g}:ev when a reading falls to or below the threshold,
+    once (whichever instance reads it first), and again only after it was above."""
+
+    def __init__(self, redis: AnyRedis, low_balance_sms: int) -> None:
+        self.redis = redis
+        self.low_balance_sms = low_balance_sms
+        self._scripts = register(redis, "balance_low")
+
+    async def reading(self, balance: Balance) -> bool:
+        """Record one poll's reading; True when this call emitted the event."""
+        try:
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                emitted = await self._scripts["balance_low"](
+                    keys=[BALANCE_STATE, keys.SHARED_EVENTS],
+                    args=[balance.local_sms, self.low_balance_sms, balance.international_tl],
+                )
+        except (RedisError, TimeoutError) as exc:
+            raise StorageUnavailable("Storage is unavailable.") from exc
+        return bool(emitted)

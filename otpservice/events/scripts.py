@@ -1,0 +1,39 @@
+"""The events package's Lua scripts, loaded like the store's (storage/redis_store.py).
+
+A script that calls ``emit_event(`` gets the event prelude (storage/lua/events.lua); the
+webhook scripts (``wh_*``) get the endpoint-keys prelude (events/lua/webhooks.lua).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from redis.commands.core import AsyncScript
+
+from otpservice.storage.redis_store import AnyRedis
+
+
+def _lua(package: str, name: str) -> str:
+    return (resources.files(package) / "lua" / f"{name}.lua").read_text("utf-8")
+
+
+def script_source(name: str) -> str:
+    source = _lua("otpservice.events", name)
+    if name.startswith("wh_"):
+        source = _lua("otpservice.events", "webhooks") + "\n" + source
+    if "emit_event(" in source:
+        source = _event_prelude() + "\n" + source
+    return source
+
+
+def _event_prelude() -> str:
+    """storage/lua/events.lua, the one prelude; a copy here only until the event log core
+    (which owns it) is in the tree."""
+    shared = resources.files("otpservice.storage") / "lua" / "events.lua"
+    if shared.is_file():
+        return shared.read_text("utf-8")
+    return _lua("otpservice.events", "events_prelude")
+
+
+def register(redis: AnyRedis, *names: str) -> dict[str, AsyncScript]:
+    return {name: redis.register_script(script_source(name)) for name in names}
