@@ -142,8 +142,10 @@ def memory_breakdown(client: redis.Redis, sample: int = 300) -> dict[str, dict[s
     classes: dict[str, list[str]] = {}
     for raw in client.scan_iter(match="otp:*", count=1000):
         key = raw.decode()
-        if not key.startswith(("otp:{g}", "otp:{r:")):
-            kind = "phone:" + key.split("}:", 1)[1].split(":", 1)[0]
+        if key.endswith("}:ev"):
+            kind = "partition:ev"  # a partition's event stream (otp:{pN}:ev)
+        elif not key.startswith(("otp:{g}", "otp:{r:")):
+            kind = "phone:" + key.split(":")[3]  # otp:{pN}:<tag>:<kind>[:<slot>]
         else:
             parts = key.split(":")
             kind = "shared:" + (":".join(parts[2:4]) if parts[2] == "b" else parts[2])
@@ -252,7 +254,7 @@ def run_bench(
                 done = procs.loadgen(spec)[0]
                 time.sleep(0.2)
                 after = int(rclient.info("memory")["used_memory"])
-                pending = sum(1 for _ in rclient.scan_iter(match="otp:{*}:v:*", count=1000))
+                pending = sum(1 for _ in rclient.scan_iter(match="otp:{p*}:*:v:*", count=1000))
                 return {
                     "created": done["units"],
                     "errors": done["errors"],

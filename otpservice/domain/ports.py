@@ -90,6 +90,16 @@ class SendTarget(msgspec.Struct, frozen=True):
     exempt: bool  # test numbers skip send budgets
 
 
+class SendFailure(msgspec.Struct, frozen=True):
+    """A send the provider did not take, for its send.failed event."""
+
+    verification_id: str  # the id the verification has (resend) or would have had (new)
+    mode: str  # new | resend
+    error: str  # our problem code
+    result_code: str | None  # the provider's TS- code, when it gave one
+    may_have_sent: bool
+
+
 class SharedVerdict(msgspec.Struct, frozen=True):
     """Outcome of the shared step: ok | replay | in_progress | conflict | limited."""
 
@@ -147,7 +157,11 @@ class VerificationStore(Protocol):
         self, target: SendTarget, token: str, lock_seconds: float
     ) -> PhoneVerdict: ...
 
-    async def release_phone(self, target: SendTarget, token: str, *, refund: bool) -> None: ...
+    async def release_phone(
+        self, target: SendTarget, token: str, *, refund: bool, failure: SendFailure | None = None
+    ) -> None:
+        """Drop the send lock; with ``failure``, record the failed send in the same step."""
+        ...
 
     async def commit_send(
         self,
@@ -159,6 +173,7 @@ class VerificationStore(Protocol):
         code_hash: str,
         sms_id: str,
         ttl_seconds: int | None = None,
+        parts: int = 0,
     ) -> Verification | None: ...
 
     async def link_rid(self, rid: str, verification_id: str, ttl_seconds: float) -> None:

@@ -41,7 +41,9 @@ from otpservice.domain.ports import (
     DeliveryReports,
     DeliveryState,
     Lang,
+    SendFailure,
     SendTarget,
+    SentSms,
     SmsGateway,
     VerificationStore,
 )
@@ -234,21 +236,25 @@ class VerificationService:
             await self._release(target, token, idem, shared.added_member, definite=True)
             raise
         try:
-            code_hash, sms_id = await self._deliver(client, target, phone, vid, options)
+            code_hash, sent = await self._deliver(client, target, phone, vid, options)
             verification = await self.store.commit_send(
                 target,
                 token,
                 mode=mode,
                 rid=rid,
                 code_hash=code_hash,
-                sms_id=sms_id,
+                sms_id=sent.sms_id,
                 ttl_seconds=ttl,
+                parts=sent.parts,
             )
             if verification is None:
                 raise StorageUnavailable("The send took too long to record; request a new code.")
         except ProviderError as exc:
             definite = not exc.may_have_sent
-            await self._release(target, token, idem, shared.added_member, definite=definite)
+            failure = SendFailure(vid, mode, exc.code, exc.result_code, exc.may_have_sent)
+            await self._release(
+                target, token, idem, shared.added_member, definite=definite, failure=failure
+            )
             self.telemetry.send("failed", exc.result_code)
             log.warning(
                 "verification.send_failed",
@@ -315,22 +321,23 @@ class VerificationService:
         added_member: bool,
         *,
         definite: bool,
+        failure: SendFailure | None = None,
     ) -> None:
         try:
-            await self.store.release_phone(target, token, refund=definite)
+            await self.store.release_phone(target, token, refund=definite, failure=failure)
         finally:
             await self._give_back(target, idem, added_member, definite=definite)
 
     async def _deliver(
         self, client: ClientKey, target: SendTarget, phone: Phone, vid: str, options: SendOptions
-    ) -> tuple[str, str]:
-        """Get a code to the phone; return its hash and the provider's message id."""
+    ) -> tuple[str, SentSms]:
+        """Get a code to the phone; return its hash and what the provider said of the SMS."""
         s = self.settings
         lang = Lang(target.locale)
         length = options.code_length or s.code_length
         if target.exempt:
             code = client.test_numbers[phone.e164]
-            sms_id = ""
+            sent = SentSms(sms_id="", parts=0)
         elif s.code_source == "local":
             code = generate_code(length)
             text = compose(
@@ -345,7 +352,6 @@ class VerificationService:
                 sent = await self.gateway.send_sms(phone.digits, text, lang=lang)
             finally:
                 self.telemetry.provider_call("send_sms", time.perf_counter() - started)
-            sms_id = sent.sms_id
         else:
             started = time.perf_counter()
             try:
@@ -358,9 +364,9 @@ class VerificationService:
                     "The provider returned a code of the wrong shape.", may_have_sent=True
                 )
             code = sent.otp_code
-            sms_id = sent.sms_id
+            sent = SentSms(sms_id=sent.sms_id, parts=sent.parts)  # the code goes no further
         code_hash = await self._off_loop(lambda: self.hasher.hash(vid, target.purpose, code))
-        return code_hash, sms_id
+        return code_hash, sent
 
     # -- checks --------------------------------------------------------------------------
 
@@ -428,9 +434,10 @@ class VerificationService:
             self.telemetry.check("approved")
             log.info("verification.approved", verification_id=full.id)
             return CheckResult(full.id, Status.APPROVED, True, left)
-        status = Status.PENDING
-        if attempt.attempts_left <= 0:
-            status = await self.store.reject(ref, attempt)
+        # Every wrong code is recorded (check.failed); the last attempt also ends it.
+        status = await self.store.reject(ref, attempt)
+        if attempt.attempts_left > 0:
+            status = Status.PENDING
         self.telemetry.check("wrong_code")
         log.info(
             "verification.wrong_code",

@@ -1,8 +1,9 @@
-"""The key schema. One hash tag per phone ({<tag>}) and one for shared budgets ({g}),
-so that every script's keys sit in one Redis Cluster slot.
+"""The key schema. Per-phone keys sit under one of 16 partition hash tags ({p0}..{p15}),
+chosen by the phone's keyed tag, and shared budgets under {g}: every script's keys share one
+Redis Cluster slot, and each partition's event stream (otp:{pN}:ev) sits beside the
+verifications whose changes it records, so a script writes the change and its event at once.
 
-Per-phone keys are short (the tag in 11 base64 characters, the slot in 8): a key name is its
-own allocation, and under 29 characters it takes the allocator's 32-byte class, not 48."""
+Per-phone keys are short (the tag in 11 base64 characters, the slot in 8): 29-32 characters."""
 
 from __future__ import annotations
 
@@ -18,8 +19,31 @@ def _compact(hex_digits: str) -> str:
     return base64.urlsafe_b64encode(bytes.fromhex(hex_digits)).rstrip(b"=").decode()
 
 
+PARTITIONS = 16
+
+
+def partition_of(tag: str) -> int:
+    """The partition of a phone's keyed tag (16 hex): a stable function of the tag alone."""
+    return int(tag[:4], 16) % PARTITIONS
+
+
+def partition_tag(part: int | str) -> str:
+    """``{p7}`` for a partition number, ``{g}`` for the shared one."""
+    return "{g}" if part == "g" else f"{{p{part}}}"
+
+
+def event_stream(part: int | str) -> str:
+    """The event stream of a partition (0..15), or of the shared keys ("g")."""
+    return f"{ROOT}:{partition_tag(part)}:ev"
+
+
 def phone_keys(tag: str) -> str:
-    return f"{ROOT}:{{{_compact(tag)}}}"
+    return f"{ROOT}:{partition_tag(partition_of(tag))}:{_compact(tag)}"
+
+
+def phone_events(tag: str) -> str:
+    """The stream that records the changes of this phone's verifications."""
+    return event_stream(partition_of(tag))
 
 
 def _slot(ref: VerificationRef) -> str:
@@ -54,6 +78,7 @@ def rid_link(rid: str) -> str:
 
 
 SHARED = f"{ROOT}:{{g}}"
+SHARED_EVENTS = event_stream("g")
 
 
 def idempotency(client: str, key: str) -> str:

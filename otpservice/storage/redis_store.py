@@ -15,7 +15,14 @@ from redis.exceptions import RedisError
 
 from otpservice.config import Settings
 from otpservice.domain.models import Status, Verification, VerificationRef
-from otpservice.domain.ports import Attempt, PhoneVerdict, SendTarget, SharedVerdict
+from otpservice.domain.phone import mask_prefix
+from otpservice.domain.ports import (
+    Attempt,
+    PhoneVerdict,
+    SendFailure,
+    SendTarget,
+    SharedVerdict,
+)
 from otpservice.errors import (
     NotFoundReason,
     RateLimited,
@@ -75,11 +82,15 @@ def _lua(name: str) -> str:
 
 def load_script_source(name: str) -> str:
     """A script as Redis runs it: one that reads or writes a verification gets the record's
-    layout and helpers (verification.lua) prepended."""
+    layout and helpers (verification.lua) prepended, one that records events the event
+    helpers (events.lua) after it."""
     source = _lua(name)
+    preludes = []
     if "load_verification(" in source or "save_verification(" in source:
-        return _lua("verification") + "\n" + source
-    return source
+        preludes.append(_lua("verification"))
+    if "emit_event(" in source or "emit_verification_event(" in source:
+        preludes.append(_lua("events"))
+    return "\n".join([*preludes, source])
 
 
 def _seconds(ms: Any) -> float:
@@ -184,7 +195,12 @@ class RedisStore:
         """The shared script's keys: idempotency, prefix guard, then the budgets in
         SHARED_BUDGETS order (the per-IP ones only when the request named an address)."""
         idem_key = keys.idempotency(t.client, idem[0]) if idem else keys.NO_IDEMPOTENCY
-        head = [idem_key, keys.prefix_block(t.prefix), keys.prefix_numbers(t.prefix)]
+        head = [
+            idem_key,
+            keys.prefix_block(t.prefix),
+            keys.prefix_numbers(t.prefix),
+            keys.SHARED_EVENTS,
+        ]
         by_ip = [] if t.ip is None or t.ip_net is None else [t.ip, t.ip_net]
         subjects = [*by_ip, t.client, t.country, t.country, t.prefix, t.prefix, "all", "all"]
         policies = SHARED_BUDGETS if by_ip else SHARED_BUDGETS[2:]
@@ -215,6 +231,9 @@ class RedisStore:
             burst.block * 1000,
             "0" if target.exempt else "1",
             self._spec_with_ip if target.ip is not None else self._spec_without_ip,
+            target.client,
+            target.country,
+            mask_prefix(target.prefix),
         ]
         reply = await self._run("shared_reserve", self._shared_keys(target, idempotency), args)
         kind = text(reply[0])
@@ -293,12 +312,28 @@ class RedisStore:
             return PhoneVerdict("resend", rid=rid_hex(reply[1]), sends=int(text(reply[2])))
         return PhoneVerdict("limited", policy=text(reply[1]), retry_after=_seconds(reply[2]))
 
-    async def release_phone(self, target: SendTarget, token: str, *, refund: bool) -> None:
+    async def release_phone(
+        self, target: SendTarget, token: str, *, refund: bool, failure: SendFailure | None = None
+    ) -> None:
         ref = self._ref(target)
+        args: list[Any] = [token, "1" if refund else "0"]
+        if failure is not None:
+            args += [
+                "1",
+                failure.verification_id,
+                target.client,
+                target.e164,
+                target.country,
+                self.limits.prefix_drop_digits,
+                failure.error,
+                failure.result_code or "",
+                "1" if failure.may_have_sent else "0",
+                failure.mode,
+            ]
         await self._run(
             "phone_release",
-            [keys.send_lock(ref), keys.send_log(target.tag)],
-            [token, "1" if refund else "0"],
+            [keys.send_lock(ref), keys.send_log(target.tag), keys.phone_events(target.tag)],
+            args,
         )
 
     async def commit_send(
@@ -311,12 +346,13 @@ class RedisStore:
         code_hash: str,
         sms_id: str,
         ttl_seconds: int | None = None,
+        parts: int = 0,
     ) -> Verification | None:
         ref = self._ref(target, rid)
         ttl_ms = ttl_seconds * 1000 if ttl_seconds else self._ttl_ms
         reply = await self._run(
             "phone_commit",
-            [keys.verification(ref), keys.send_lock(ref)],
+            [keys.verification(ref), keys.send_lock(ref), keys.phone_events(target.tag)],
             [
                 token,
                 mode,
@@ -333,6 +369,10 @@ class RedisStore:
                 self._max_sends,
                 "1" if target.exempt else "0",
                 self._accept_previous,
+                target.country,
+                self.limits.prefix_drop_digits,
+                parts,
+                _head(ref),
             ],
         )
         if len(reply) == 1:
@@ -402,8 +442,14 @@ class RedisStore:
                 keys.verification(full),
                 keys.failure_streak(ref.tag, net),
                 keys.failures_day(ref.tag),
+                keys.phone_events(ref.tag),
             ],
-            [rid_bytes(attempt.rid), pack_code_hash(matched_hash), attempt.token],
+            [
+                rid_bytes(attempt.rid),
+                pack_code_hash(matched_hash),
+                attempt.token,
+                _head(ref),
+            ],
         )
         if text(reply[0]) != "approved":
             raise VerificationNotFound(_reason(text(reply[1])))
@@ -412,13 +458,19 @@ class RedisStore:
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        reply = await self._run("check_reject", [keys.verification(full)], [rid_bytes(attempt.rid)])
+        reply = await self._run(
+            "check_reject",
+            [keys.verification(full), keys.phone_events(ref.tag)],
+            [rid_bytes(attempt.rid), attempt.attempts_left, _head(ref)],
+        )
         status = text(reply)
         return Status(status) if status in Status._value2member_map_ else Status.PENDING
 
     async def set_status(self, ref: VerificationRef, client: str, status: Status) -> None:
         reply = await self._run(
-            "set_status", [keys.verification(ref)], [client, rid_bytes(ref.rid), status.value]
+            "set_status",
+            [keys.verification(ref), keys.phone_events(ref.tag)],
+            [client, rid_bytes(ref.rid), status.value, _head(ref)],
         )
         if text(reply[0]) != "ok":
             raise VerificationNotFound(_reason(text(reply[1])))
@@ -438,6 +490,11 @@ def store_for(redis: AnyRedis, settings: Settings) -> RedisStore:
         wait_replicas=settings.redis_wait_replicas,
         wait_timeout_ms=settings.redis_wait_timeout_ms,
     )
+
+
+def _head(ref: VerificationRef) -> str:
+    """The public id's first 32 hex digits (tag + slot): scripts append the rid's hex."""
+    return ref.tag + ref.slot
 
 
 def _q(quota: Any) -> tuple[int, int]:

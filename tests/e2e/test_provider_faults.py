@@ -39,7 +39,7 @@ def db(redis_url: str) -> Iterator[redis.Redis]:
 
 
 def verification_keys(db: redis.Redis) -> list[bytes]:
-    return [k for k in db.scan_iter("otp:{*}:v:*") if b":v:" in k]
+    return [k for k in db.scan_iter("otp:{p*}:*:v:*") if b":v:" in k]
 
 
 def assert_clean_503(r: object, *, sim_texts: list[str]) -> dict[str, object]:

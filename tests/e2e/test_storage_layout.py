@@ -32,14 +32,16 @@ def test_a_pending_verification_is_one_compact_string_key(
         created = api.create(PHONE)
         assert created.status_code == 201
         code = sim.last_code(MOBILE)
-        keys = [k for k in db.scan_iter("otp:{*}:*") if not k.startswith(b"otp:{g}")]
-        kinds = {key.split(b"}:", 1)[1][:1]: key for key in keys}
-        assert set(kinds) == {b"v", b"s"}, keys  # the verification and the phone's send log
+        keys = [k for k in db.scan_iter("otp:{p*}:*")]
+        # otp:{pN}:<phone tag>:<kind>[:<slot>], and the partition's event stream otp:{pN}:ev
+        kinds = {(b"ev" if key.endswith(b"}:ev") else key.split(b":")[3][:1]): key for key in keys}
+        assert set(kinds) == {b"v", b"s", b"ev"}, keys  # record, send log, events
+        assert len({key.split(b"}")[0] for key in keys}) == 1  # one partition, one slot
         record_key = kinds[b"v"]
-        assert len(record_key) <= 28 and len(kinds[b"s"]) <= 28
+        assert len(record_key) <= 32 and len(kinds[b"s"]) <= 32
         assert db.type(record_key) == b"string"
         record = db.get(record_key)
-        assert record is not None and len(record) < 160
+        assert record is not None and len(record) < 170
         assert code.encode() not in record and MOBILE.encode() not in record_key
         assert 115_000 < db.pttl(record_key) <= 120_000
 

@@ -1,8 +1,9 @@
 -- Check, step 3 after a right code (phone tag): approve with compare-and-set on the hash that
 -- matched (the current code's, or the previous one's while valid), so a resend or a concurrent
--- approval in between wins; clear the failure streak.
--- KEYS[1] verification   KEYS[2] failure streak   KEYS[3] failures 24 h
--- ARGV[1] rid  ARGV[2] hash that was verified  ARGV[3] attempt token
+-- approval in between wins; clear the failure streak; record verification.approved (only the
+-- approval that wins writes it).
+-- KEYS[1] verification   KEYS[2] failure streak   KEYS[3] failures 24 h   KEYS[4] event stream
+-- ARGV[1] rid  ARGV[2] hash that was verified  ARGV[3] attempt token  ARGV[4] id head
 -- Returns {"approved", attempts_left} | {"notfound", reason}
 local v = load_verification(KEYS[1])
 if not v or v[RID] ~= ARGV[1] then return {'notfound', 'unknown'} end
@@ -15,4 +16,6 @@ if v[STATUS] ~= 'pending' then return {'notfound', v[STATUS]} end
 v[STATUS] = 'approved'
 save_verification(KEYS[1], v)
 redis.call('DEL', KEYS[2])
+emit_verification_event(KEYS[4], 'verification.approved', v, ARGV[4],
+  {attempts_remaining = v[ATTEMPTS], out_of_band = false})
 return {'approved', tostring(v[ATTEMPTS])}

@@ -1,10 +1,12 @@
--- Send, step 3 (phone tag): store the new code's hash once the provider accepted the SMS.
+-- Send, step 3 (phone tag): store the new code's hash once the provider accepted the SMS,
+-- and record it: verification.created (a new one) and send.accepted, in the same step.
 -- A new verification starts fresh; a resend restarts expiry and keeps attempts (never a reset).
--- KEYS[1] verification   KEYS[2] send lock
+-- KEYS[1] verification   KEYS[2] send lock   KEYS[3] the partition's event stream
 -- ARGV[1] lock token  ARGV[2] "new"/"resend"  ARGV[3] rid (binary)  ARGV[4] code hash (binary)
 -- ARGV[5] ttl ms  ARGV[6] cooldown base ms  ARGV[7] max checks  ARGV[8] sms id  ARGV[9] client
 -- ARGV[10] e164  ARGV[11] purpose  ARGV[12] locale  ARGV[13] max sends  ARGV[14] test "1"/"0"
 -- ARGV[15] keep the previous code valid until its own expiry "1"/"0"
+-- ARGV[16] country (ISO)  ARGV[17] prefix drop digits  ARGV[18] SMS parts  ARGV[19] id head
 -- Returns the verification's fields, or {"lost"} when the lock or the slot changed.
 local now = now_ms()
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'lost'} end
@@ -33,7 +35,17 @@ else
   v[STATUS], v[HASH], v[SENDS], v[MAX_SENDS] = 'pending', ARGV[4], 1, tonumber(ARGV[13])
   v[ATTEMPTS], v[EXPIRES], v[RESEND_AT] = tonumber(ARGV[7]), ex, now + tonumber(ARGV[6])
   v[CREATED], v[SMS_ID], v[TEST] = now, ARGV[8], tonumber(ARGV[14])
+  v[COUNTRY], v[DROP] = ARGV[16], tonumber(ARGV[17])
 end
 save_verification(KEYS[1], v)
 redis.call('DEL', KEYS[2])
+local test = v[TEST] == 1
+if ARGV[2] ~= 'resend' then
+  emit_verification_event(KEYS[3], 'verification.created', v, ARGV[19], {
+    purpose = v[PURPOSE], locale = v[LOCALE], max_attempts = v[ATTEMPTS],
+    max_sends = v[MAX_SENDS], expires_at = v[EXPIRES], test = test})
+end
+emit_verification_event(KEYS[3], 'send.accepted', v, ARGV[19], {
+  sms_id = v[SMS_ID], parts = tonumber(ARGV[18]), send = v[SENDS], expires_at = v[EXPIRES],
+  test = test})
 return v

@@ -5,7 +5,7 @@ if ARGV[1] == '1' and redis.call('HGET', KEYS[1], 'st') == 'inflight' then
   redis.call('DEL', KEYS[1])
 end
 if ARGV[2] == '1' then
-  for i = 4, #KEYS do
+  for i = 5, #KEYS do
     -- Only a live window is decremented: a window that rolled over already forgot the send.
     local count = tonumber(redis.call('GET', KEYS[i]) or '0')
     if count > 0 then redis.call('DECR', KEYS[i]) end

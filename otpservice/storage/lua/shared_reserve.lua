@@ -1,11 +1,13 @@
 -- Send, step 1 (shared tag): idempotency claim and the shared send budgets.
 -- Checks everything first and increments only when all pass: a refused request changes nothing.
 -- KEYS[1] idempotency hash   KEYS[2] prefix block flag   KEYS[3] prefix numbers (zset)
--- KEYS[4..] fixed-window counters, in the order of ARGV[9]'s budgets
+-- KEYS[4] the shared event stream (prefix.blocked)
+-- KEYS[5..] fixed-window counters, in the order of ARGV[9]'s budgets
 -- ARGV[1] idempotency on "1"/"0"   ARGV[2] request fingerprint   ARGV[3] claim ttl ms
 -- ARGV[4] phone member for the prefix set   ARGV[5] burst numbers (0 = off)
 -- ARGV[6] burst window ms   ARGV[7] block ms   ARGV[8] limits on "1"/"0"
 -- ARGV[9] the budgets: "limit,period_ms,policy;..." (limit 0 = off)
+-- ARGV[10] client  ARGV[11] country (ISO)  ARGV[12] number prefix (for the event)
 -- Returns {"ok", added_member "1"/"0"} | {"replay", body} | {"in_progress", ttl_ms}
 --       | {"conflict"} | {"limited", policy, retry_ms[, "blocked_now"]}
 local t = redis.call('TIME')
@@ -31,9 +33,9 @@ if ARGV[8] == '1' then
     local i = #budgets + 1
     budgets[i] = {tonumber(limit), period, policy}
     if budgets[i][1] > 0 then
-      local count = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
+      local count = tonumber(redis.call('GET', KEYS[4 + i]) or '0')
       if count >= budgets[i][1] then
-        local ttl = redis.call('PTTL', KEYS[3 + i])
+        local ttl = redis.call('PTTL', KEYS[4 + i])
         if ttl < 0 then ttl = tonumber(period) end
         return {'limited', policy, tostring(ttl)}
       end
@@ -48,6 +50,8 @@ if ARGV[8] == '1' then
         -- The shape of SMS pumping: block the whole prefix and refuse this send.
         redis.call('SET', KEYS[2], '1', 'PX', ARGV[7])
         redis.call('DEL', KEYS[3])
+        emit_event(KEYS[4], 'prefix.blocked', ARGV[10], '', ARGV[11], ARGV[12], '',
+          {block_ms = tonumber(ARGV[7]), numbers = burst, window_ms = tonumber(ARGV[6])})
         return {'limited', 'prefix_blocked', ARGV[7], 'blocked_now'}
       end
       added = '1'
@@ -58,8 +62,8 @@ if ARGV[8] == '1' then
 
   for i, b in ipairs(budgets) do
     if b[1] > 0 then
-      if redis.call('INCR', KEYS[3 + i]) == 1 or redis.call('PTTL', KEYS[3 + i]) < 0 then
-        redis.call('PEXPIRE', KEYS[3 + i], b[2])
+      if redis.call('INCR', KEYS[4 + i]) == 1 or redis.call('PTTL', KEYS[4 + i]) < 0 then
+        redis.call('PEXPIRE', KEYS[4 + i], b[2])
       end
     end
   end

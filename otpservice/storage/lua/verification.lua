@@ -4,9 +4,13 @@
 local RID, CLIENT, PHONE, PURPOSE, LOCALE, STATUS, HASH = 1, 2, 3, 4, 5, 6, 7
 local SENDS, MAX_SENDS, ATTEMPTS, EXPIRES, RESEND_AT, CREATED, SMS_ID, TEST =
   8, 9, 10, 11, 12, 13, 14, 15
+local COUNTRY, DROP = 16, 17
 -- Only after a resend with OTP_ACCEPT_PREVIOUS_CODE: the code before it, until its own expiry.
-local PREV_HASH, PREV_EXPIRES = 16, 17
--- RID and the hashes are binary; times are epoch milliseconds; TEST is 1 or 0.
+-- Last, so that a record without them is still a plain array (cmsgpack packs a table with
+-- holes as a map).
+local PREV_HASH, PREV_EXPIRES = 18, 19
+-- RID and the hashes are binary; times are epoch milliseconds; TEST is 1 or 0. COUNTRY (ISO)
+-- and DROP (the prefix's dropped digits) let events name country, prefix and mask.
 
 -- The previous code's hash while it is still valid, else "".
 local function previous_hash(v, now)
