@@ -3,6 +3,7 @@
 OtpError
 ├── InvalidRequest            bad input the caller can fix            (invalid_request)
 │   ├── InvalidPhone          not a valid mobile number               (invalid_phone)
+│   │   └── NotMobile         a valid number that takes no SMS (landline) (invalid_phone)
 │   └── InvalidCode           code not of the configured shape        (invalid_code)
 ├── Unauthorized              missing or unknown client key           (unauthorized)
 ├── Forbidden                 key lacks the scope                     (forbidden)
@@ -53,6 +54,11 @@ class InvalidRequest(OtpError):
 class InvalidPhone(InvalidRequest):
     code = "invalid_phone"
     title = "Invalid phone number"
+
+
+class NotMobile(InvalidPhone):
+    """A valid number of a kind that cannot receive SMS (landline, toll-free, ...): the same
+    problem on /v1, its own code (60205) on the Twilio surface."""
 
 
 class InvalidCode(InvalidRequest):

@@ -8,9 +8,12 @@ more than once (Twilio's primary and secondary auth tokens).
 
 ``OTP_TWILIO_SERVICES`` is one JSON object, Service SID -> settings:
   {"VA<32 hex>": {"account": "AC<32 hex>", "code_length": 6, "ttl_seconds": 600,
-                  "friendly_name": "Acme", "template": "Your {name} code is {code}"}}
+                  "friendly_name": "Acme", "template": "Your {name} code is {code}",
+                  "resend_cooldown_seconds": 0, "max_sends": 5,
+                  "phone_10m": 5, "phone_24h": 10}}
 Only ``account`` is required; the rest default to OTP_CODE_LENGTH, OTP_CODE_TTL_SECONDS,
-no name, and the OTP_TEMPLATE_<locale> texts.
+no name, the OTP_TEMPLATE_<locale> texts (named ones when a name is known),
+OTP_RESEND_COOLDOWN_SECONDS, OTP_MAX_SENDS, OTP_LIMIT_PHONE_10M and OTP_LIMIT_PHONE_24H.
 """
 
 from __future__ import annotations
@@ -24,6 +27,15 @@ ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 API_KEY_SID = re.compile(r"^SK[0-9a-f]{32}$")
 SERVICE_SID = re.compile(r"^VA[0-9a-f]{32}$")
 MAX_FRIENDLY_NAME = 30
+# The text of a named service (a friendly_name or a create's CustomFriendlyName) when it has
+# no template of its own: like Twilio's, the SMS says whose code it is.
+NAMED_TEMPLATES = {
+    "en": "Your {name} verification code is {code}. It expires in {minutes} minutes. "
+    "Never share it.",
+    "tr": "{name} doğrulama kodunuz {code}. Kod {minutes} dakika geçerlidir. Kimseyle paylaşmayın.",
+    "ar": "رمز التحقق الخاص بك لدى {name} هو {code}. تنتهي صلاحيته خلال {minutes} دقائق. "
+    "لا تشاركه مع أحد.",
+}
 
 
 class TwilioCredential(msgspec.Struct, frozen=True):
@@ -41,6 +53,11 @@ class TwilioService(msgspec.Struct, frozen=True):
     ttl_seconds: int
     friendly_name: str | None = None
     template: str | None = None  # {code}, {minutes}, {name}
+    # Send pacing; None keeps the service-wide setting.
+    resend_cooldown_seconds: int | None = None
+    max_sends: int | None = None
+    phone_10m: int | None = None
+    phone_24h: int | None = None
 
     @property
     def purpose(self) -> str:
@@ -60,6 +77,19 @@ class _ServiceSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ttl_seconds: int | None = None
     friendly_name: str | None = None
     template: str | None = None
+    resend_cooldown_seconds: int | None = None
+    max_sends: int | None = None
+    phone_10m: int | None = None
+    phone_24h: int | None = None
+
+
+# Bounds of the pacing fields, as for the service-wide settings they replace.
+_PACING_BOUNDS = {
+    "resend_cooldown_seconds": (0, 3600),
+    "max_sends": (1, 20),
+    "phone_10m": (0, 10_000_000),
+    "phone_24h": (0, 10_000_000),
+}
 
 
 def load_twilio(
@@ -129,6 +159,10 @@ def load_twilio(
             raise ConfigError(f"{where}: friendly_name must be 1 to {MAX_FRIENDLY_NAME} characters")
         if spec.template is not None and "{code}" not in spec.template:
             raise ConfigError(f"{where}: template must contain {{code}}")
+        for field, (low, high) in _PACING_BOUNDS.items():
+            value = getattr(spec, field)
+            if value is not None and not low <= value <= high:
+                raise ConfigError(f"{where}: {field} must be between {low} and {high}")
         services[sid] = TwilioService(
             sid=sid,
             account=spec.account,
@@ -136,5 +170,9 @@ def load_twilio(
             ttl_seconds=ttl,
             friendly_name=name,
             template=spec.template,
+            resend_cooldown_seconds=spec.resend_cooldown_seconds,
+            max_sends=spec.max_sends,
+            phone_10m=spec.phone_10m,
+            phone_24h=spec.phone_24h,
         )
     return TwilioSettings(credentials=tuple(credentials), accounts=accounts, services=services)

@@ -44,6 +44,14 @@ def test_service_overrides() -> None:
     spec = {"code_length": 4, "ttl_seconds": 120, "friendly_name": "Acme", "template": "{code}"}
     service = load_settings(services(**spec)).twilio.services[VA]
     assert (service.code_length, service.ttl_seconds, service.friendly_name) == (4, 120, "Acme")
+    assert service.resend_cooldown_seconds is service.max_sends is service.phone_10m is None
+
+
+def test_service_pacing() -> None:
+    spec = {"resend_cooldown_seconds": 0, "max_sends": 5, "phone_10m": 5, "phone_24h": 0}
+    service = load_settings(services(**spec)).twilio.services[VA]
+    pacing = (service.resend_cooldown_seconds, service.max_sends, service.phone_10m)
+    assert pacing == (0, 5, 5) and service.phone_24h == 0
 
 
 @pytest.mark.parametrize(
@@ -79,6 +87,10 @@ def test_code_length_follows_the_code_source() -> None:
         ({"ttl_seconds": 601}, "ttl_seconds"),
         ({"friendly_name": "x" * 31}, "friendly_name"),
         ({"template": "no code here"}, "template"),
+        ({"resend_cooldown_seconds": 3601}, "resend_cooldown_seconds must be between 0 and 3600"),
+        ({"max_sends": 0}, "max_sends must be between 1 and 20"),
+        ({"phone_10m": -1}, "phone_10m"),
+        ({"phone_24h": "5"}, "OTP_TWILIO_SERVICES"),
     ],
 )
 def test_bad_service_fields(spec: dict[str, object], message: str) -> None:

@@ -15,7 +15,7 @@ import msgspec
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from otpservice.errors import InvalidPhone
+from otpservice.errors import InvalidPhone, NotMobile
 
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 MAX_PHONE_INPUT = 32
@@ -97,7 +97,7 @@ def parse_phone(raw: str, default_region: str) -> Phone:
     if kind == PhoneNumberType.UNKNOWN:
         raise InvalidPhone("The phone number is not a valid number.")
     if kind not in _MOBILE_TYPES:
-        raise InvalidPhone("The phone number is not a mobile number.")
+        raise NotMobile("The phone number is not a mobile number.")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(e164=e164, region=region, country_code=int(number.country_code or 0))
 

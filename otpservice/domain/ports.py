@@ -100,6 +100,15 @@ class SendFailure(msgspec.Struct, frozen=True):
     may_have_sent: bool
 
 
+class SendPacing(msgspec.Struct, frozen=True):
+    """How often one phone may get codes: the settings, or a Twilio surface service's own."""
+
+    resend_cooldown_seconds: int  # the first wait; it doubles after each resend
+    max_sends: int  # codes per verification
+    phone_10m: int  # sends per phone in 10 minutes, all purposes (0 = off)
+    phone_24h: int  # sends per phone in 24 hours (0 = off)
+
+
 class SharedVerdict(msgspec.Struct, frozen=True):
     """Outcome of the shared step: ok | replay | in_progress | conflict | limited."""
 
@@ -154,7 +163,7 @@ class VerificationStore(Protocol):
     ) -> None: ...
 
     async def reserve_phone(
-        self, target: SendTarget, token: str, lock_seconds: float
+        self, target: SendTarget, token: str, lock_seconds: float, pacing: SendPacing | None = None
     ) -> PhoneVerdict: ...
 
     async def release_phone(
@@ -174,6 +183,7 @@ class VerificationStore(Protocol):
         sms_id: str,
         ttl_seconds: int | None = None,
         parts: int = 0,
+        pacing: SendPacing | None = None,
     ) -> Verification | None: ...
 
     async def link_rid(self, rid: str, verification_id: str, ttl_seconds: float) -> None:

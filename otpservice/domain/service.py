@@ -42,6 +42,7 @@ from otpservice.domain.ports import (
     DeliveryState,
     Lang,
     SendFailure,
+    SendPacing,
     SendTarget,
     SentSms,
     SmsGateway,
@@ -93,6 +94,11 @@ class SendOptions(msgspec.Struct, frozen=True):
     # verification (the Twilio `VE` sid). Written before the send, never after it: a failed
     # send leaves at most a link to nothing, which answers not-found and expires by itself.
     link_rid: bool = False
+    # Send pacing: OTP_RESEND_COOLDOWN_SECONDS, OTP_MAX_SENDS, OTP_LIMIT_PHONE_10M / _24H.
+    resend_cooldown_seconds: int | None = None
+    max_sends: int | None = None
+    phone_10m: int | None = None
+    phone_24h: int | None = None
 
 
 _V4_NET_MASK = (1 << 32) - (1 << 8)  # /24
@@ -173,6 +179,29 @@ class VerificationService:
         )
         return target, phone
 
+    def _pacing(self, options: SendOptions) -> SendPacing | None:
+        """The options' pacing over the settings; None when they change nothing."""
+        chosen = (
+            options.resend_cooldown_seconds,
+            options.max_sends,
+            options.phone_10m,
+            options.phone_24h,
+        )
+        if all(value is None for value in chosen):
+            return None
+        s = self.settings
+        defaults = (
+            s.resend_cooldown_seconds,
+            s.max_sends,
+            s.limits.phone_10m.limit,
+            s.limits.phone_24h.limit,
+        )
+        cooldown, max_sends, phone_10m, phone_24h = (
+            default if value is None else value
+            for value, default in zip(chosen, defaults, strict=True)
+        )
+        return SendPacing(cooldown, max_sends, phone_10m, phone_24h)
+
     @staticmethod
     def _fingerprint(target: SendTarget) -> str:
         canonical = msgspec.json.encode(
@@ -191,6 +220,7 @@ class VerificationService:
         options = options or SendOptions()
         ttl = options.ttl_seconds or self.settings.code_ttl_seconds
         target, phone = self._target(client, request)
+        pacing = self._pacing(options)
         idem = (idempotency_key, self._fingerprint(target)) if idempotency_key else None
         deadline = time.monotonic() + self.settings.provider_timeout_seconds
         while True:
@@ -216,7 +246,7 @@ class VerificationService:
 
         token = secrets.token_hex(16)
         try:
-            verdict = await self.store.reserve_phone(target, token, self._lock_seconds)
+            verdict = await self.store.reserve_phone(target, token, self._lock_seconds, pacing)
         except BaseException:
             await self._give_back(target, idem, shared.added_member, definite=True)
             raise
@@ -246,6 +276,7 @@ class VerificationService:
                 sms_id=sent.sms_id,
                 ttl_seconds=ttl,
                 parts=sent.parts,
+                pacing=pacing,
             )
             if verification is None:
                 raise StorageUnavailable("The send took too long to record; request a new code.")

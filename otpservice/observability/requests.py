@@ -5,7 +5,9 @@ scanners). For every HTTP request it:
 
 * takes the caller's ``X-Request-ID`` when it is sane (1-128 of ``A-Za-z0-9._:-``), else
   makes one; echoes it in the response and binds it in structlog's contextvars, so every
-  log line of the request (the domain's too) carries it;
+  log line of the request (the domain's too) carries it; on the Twilio surface (/v2) it also
+  answers Twilio's ``Twilio-Request-Id: RQ<32 hex>`` (the request id's hex when it is ours),
+  logged as ``twilio_request_id``;
 * records the request count and latency by route *template* (never the raw path: paths
   can hold ids and, on the Twilio surface, phone numbers);
 * logs one ``request`` event with method, route, status, duration, the client's name and,
@@ -26,6 +28,8 @@ from otpservice.errors import RateLimited
 from otpservice.observability.metrics import Metrics
 
 REQUEST_ID_HEADER = b"x-request-id"
+TWILIO_REQUEST_ID_HEADER = b"twilio-request-id"
+_OUR_ID = re.compile(r"^[0-9a-f]{32}$")
 CLIENT_KEY_IN_SCOPE = "otpservice.client"
 POLICY_IN_SCOPE = "otpservice.policy"
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -85,20 +89,26 @@ class RequestObservability:
         request_id = request_id_of(scope)
         started = time.perf_counter()
         status = 500
-        header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        ids = {"request_id": request_id}
+        headers = [(REQUEST_ID_HEADER, request_id.encode("ascii"))]
+        if str(scope.get("path", "")).startswith("/v2/"):
+            twilio_id = "RQ" + (request_id if _OUR_ID.match(request_id) else os.urandom(16).hex())
+            ids["twilio_request_id"] = twilio_id
+            headers.append((TWILIO_REQUEST_ID_HEADER, twilio_id.encode("ascii")))
+        ours = {name for name, _ in headers}
 
         async def send_with_id(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 message["headers"] = [
-                    *(h for h in message.get("headers", ()) if h[0].lower() != REQUEST_ID_HEADER),
-                    header,
+                    *(h for h in message.get("headers", ()) if h[0].lower() not in ours),
+                    *headers,
                 ]
             await send(message)
 
         self.metrics.http_in_flight.inc()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        with structlog.contextvars.bound_contextvars(**ids):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:

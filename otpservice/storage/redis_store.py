@@ -20,6 +20,7 @@ from otpservice.domain.ports import (
     Attempt,
     PhoneVerdict,
     SendFailure,
+    SendPacing,
     SendTarget,
     SharedVerdict,
 )
@@ -285,11 +286,22 @@ class RedisStore:
     def _ref(self, t: SendTarget, rid: str = "") -> VerificationRef:
         return VerificationRef(t.tag, t.slot, rid)
 
+    def _pacing(self, pacing: SendPacing | None) -> SendPacing:
+        if pacing is not None:
+            return pacing
+        return SendPacing(
+            resend_cooldown_seconds=self._cooldown_ms // 1000,
+            max_sends=self._max_sends,
+            phone_10m=self.limits.phone_10m.limit,
+            phone_24h=self.limits.phone_24h.limit,
+        )
+
     async def reserve_phone(
-        self, target: SendTarget, token: str, lock_seconds: float
+        self, target: SendTarget, token: str, lock_seconds: float, pacing: SendPacing | None = None
     ) -> PhoneVerdict:
         ref = self._ref(target)
         lim = self.limits
+        pace = self._pacing(pacing)
         reply = await self._run(
             "phone_reserve",
             [keys.verification(ref), keys.send_lock(ref), keys.send_log(target.tag)],
@@ -298,11 +310,11 @@ class RedisStore:
                 "1" if target.exempt else "0",
                 token,
                 int(lock_seconds * 1000),
-                lim.phone_10m.limit,
+                pace.phone_10m,
                 lim.phone_10m.period * 1000,
-                lim.phone_24h.limit,
+                pace.phone_24h,
                 lim.phone_24h.period * 1000,
-                self._max_sends,
+                pace.max_sends,
             ],
         )
         kind = text(reply[0])
@@ -347,8 +359,10 @@ class RedisStore:
         sms_id: str,
         ttl_seconds: int | None = None,
         parts: int = 0,
+        pacing: SendPacing | None = None,
     ) -> Verification | None:
         ref = self._ref(target, rid)
+        pace = self._pacing(pacing)
         ttl_ms = ttl_seconds * 1000 if ttl_seconds else self._ttl_ms
         reply = await self._run(
             "phone_commit",
@@ -359,14 +373,14 @@ class RedisStore:
                 rid_bytes(rid),
                 pack_code_hash(code_hash),
                 ttl_ms,
-                self._cooldown_ms,
+                pace.resend_cooldown_seconds * 1000,
                 self._max_checks,
                 sms_id,
                 target.client,
                 target.e164,
                 target.purpose,
                 target.locale,
-                self._max_sends,
+                pace.max_sends,
                 "1" if target.exempt else "0",
                 self._accept_previous,
                 target.country,

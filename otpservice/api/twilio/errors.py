@@ -20,6 +20,7 @@ log = structlog.get_logger("otpservice.api.twilio")
 INVALID_PARAMETER = 60200
 MAX_CHECK_ATTEMPTS = 60202
 MAX_SEND_ATTEMPTS = 60203
+LANDLINE = 60205
 CONCURRENT_REQUESTS = 60212
 CHANNEL_DISABLED = 60223
 FRAUD_GUARD_BLOCKED = 60410
@@ -78,7 +79,9 @@ POLICY_ERRORS: dict[str, tuple[int, int, str]] = {
 def twilio_error_of(exc: errors.OtpError, path: str) -> TwilioError:
     """The Twilio error for a service error. The only place that decides it."""
     if isinstance(exc, errors.VerificationNotFound):
-        if exc.reason is errors.NotFoundReason.EXHAUSTED:
+        # Out of attempts is 60202 for a check; to a fetch or an update the verification
+        # is gone, as Twilio documents (20404).
+        if exc.reason is errors.NotFoundReason.EXHAUSTED and path.endswith("/VerificationCheck"):
             return TwilioError(429, MAX_CHECK_ATTEMPTS, "Max check attempts reached")
         return not_found(path)
     if isinstance(exc, errors.RateLimited):
@@ -86,6 +89,8 @@ def twilio_error_of(exc: errors.OtpError, path: str) -> TwilioError:
             exc.policy, (429, TOO_MANY_REQUESTS, "Too Many Requests")
         )
         return TwilioError(status, code, message, retry_after=exc.retry_after)
+    if isinstance(exc, errors.NotMobile):
+        return TwilioError(400, LANDLINE, "SMS is not supported by landline phone number")
     if isinstance(exc, errors.InvalidPhone | errors.PhoneRejected):
         return invalid_parameter("To")
     if isinstance(exc, errors.InvalidCode):

@@ -30,6 +30,7 @@ from otpservice.api.twilio.schemas import (
     check_body,
     verification_body,
 )
+from otpservice.api.twilio.services import fetch_service, list_services
 from otpservice.api.v1 import provide_service
 from otpservice.config import ClientKey
 from otpservice.domain.codes import is_code_shape
@@ -37,7 +38,7 @@ from otpservice.domain.models import Status, Verification
 from otpservice.domain.phone import parse_phone
 from otpservice.domain.service import CreateRequest, SendOptions, VerificationService, network_of
 from otpservice.errors import InvalidPhone, InvalidRequest
-from otpservice.twilio_config import MAX_FRIENDLY_NAME, TwilioService
+from otpservice.twilio_config import MAX_FRIENDLY_NAME, NAMED_TEMPLATES, TwilioService
 
 VERIFICATION_SID = re.compile(r"^VE[0-9a-f]{32}$")
 LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
@@ -83,24 +84,30 @@ def _locale(raw: str | None, region: str) -> str:
     return language if language in ("en", "tr", "ar") else "en"
 
 
-def _options(form: FormMultiDict, service: TwilioService) -> SendOptions:
+def _options(form: FormMultiDict, service: TwilioService, locale: str) -> SendOptions:
     name = _field(form, "CustomFriendlyName") or service.friendly_name or ""
     if len(name) > MAX_FRIENDLY_NAME or "{" in name or "}" in name:
         raise invalid_parameter("CustomFriendlyName")
     app_hash = _field(form, "AppHash") or None
     if app_hash is not None and not APP_HASH.match(app_hash):
         raise invalid_parameter("AppHash")
-    template = service.template.replace("{name}", name) if service.template else None
+    # As on Twilio, the SMS names the service (CustomFriendlyName first); without a name and
+    # a template of the service's own, the OTP_TEMPLATE_<locale> text.
+    template = service.template or (NAMED_TEMPLATES[locale] if name else None)
     return SendOptions(
         code_length=service.code_length,
         ttl_seconds=service.ttl_seconds,
-        template=template,
+        template=template.replace("{name}", name) if template else None,
         app_hash=app_hash,
         link_rid=True,
+        resend_cooldown_seconds=service.resend_cooldown_seconds,
+        max_sends=service.max_sends,
+        phone_10m=service.phone_10m,
+        phone_24h=service.phone_24h,
     )
 
 
-def _create_request(form: FormMultiDict, service: TwilioService, region: str) -> CreateRequest:
+def _create_request(form: FormMultiDict, service: TwilioService, locale: str) -> CreateRequest:
     device_ip = _field(form, "DeviceIp") or None
     if device_ip is not None:
         try:
@@ -110,7 +117,7 @@ def _create_request(form: FormMultiDict, service: TwilioService, region: str) ->
     return CreateRequest(
         phone=_field(form, "To") or "",
         purpose=service.purpose,
-        locale=_locale(_field(form, "Locale"), region),
+        locale=locale,
         client_ip=device_ip,
     )
 
@@ -151,14 +158,13 @@ async def create_verification(
     _refuse(form, REFUSED_ON_CREATE)
     if (_field(form, "EnableSnaClientToken") or "false").lower() != "false":
         raise invalid_parameter("EnableSnaClientToken", ": not supported by this service")
-    to = _field(form, "To") or ""
-    try:
-        region = parse_phone(to, service.settings.default_region).region
-    except InvalidPhone as exc:
-        raise invalid_parameter("To") from exc
-    options = _options(form, twilio_service)
+    # A bad To is 60200 (a landline 60205), through the one error mapping.
+    region = parse_phone(_field(form, "To") or "", service.settings.default_region).region
+    locale = _locale(_field(form, "Locale"), region)
     verification, _ = await service.create(
-        caller.client, _create_request(form, twilio_service, region), options=options
+        caller.client,
+        _create_request(form, twilio_service, locale),
+        options=_options(form, twilio_service, locale),
     )
     return verification_body(verification, twilio_service, base_url=_base_url(request))
 
@@ -245,6 +251,8 @@ def twilio_router() -> Router:
     return Router(
         path="/v2",
         route_handlers=[
+            fetch_service,
+            list_services,
             create_verification,
             fetch_verification,
             update_verification,
