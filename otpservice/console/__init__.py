@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.middleware.base import ASGIMiddleware
@@ -68,7 +69,11 @@ class SecurityHeaders(ASGIMiddleware):
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
-    return TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+    # Autoescaped, and a name missing from a page's context is an error, not an empty string.
+    environment = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined
+    )
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
 def console_router() -> Router:

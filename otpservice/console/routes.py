@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
+import msgspec
 import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
@@ -33,6 +34,7 @@ from otpservice.errors import CsrfFailed, InvalidRequest
 log = structlog.get_logger("otpservice.console")
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+WINDOWS = ("hour", "day", "week")
 SIGN_IN = f"{COOKIE_PATH}/sign-in"
 HOME = f"{COOKIE_PATH}/overview"
 PAGES = (
@@ -121,6 +123,7 @@ def page(
             "operator": session.client,
             "csrf": session.csrf,
             "development": request.app.state.settings.development,
+            "error": "",
             **context,
         },
         status_code=status_code,
@@ -219,3 +222,89 @@ class ConsoleController(Controller):
         session = await current_session(request)
         overview = await data_of(request).overview()
         return page("overview", session, request, overview=overview)
+
+    @get("/countries")
+    async def countries(self, request: Request[Any, Any, Any], window: str = "day") -> Template:
+        session = await current_session(request)
+        return await self._countries_page(request, session, window)
+
+    async def _countries_page(
+        self,
+        request: Request[Any, Any, Any],
+        session: ConsoleSession,
+        window: str,
+        *,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+        saved: str = "",
+        status_code: int = 200,
+    ) -> Template:
+        data = data_of(request)
+        window = window if window in WINDOWS else "day"
+        blocks, blocks_waiting = await data.blocks()
+        policy, policy_waiting = await data.policy()
+        if errors or values:
+            policy = [
+                msgspec.structs.replace(
+                    f,
+                    value=(values or {}).get(f.name, f.value),
+                    error=(errors or {}).get(f.name, ""),
+                )
+                for f in policy
+            ]
+        return page(
+            "countries",
+            session,
+            request,
+            status_code=status_code,
+            windows=WINDOWS,
+            window=window,
+            geo=await data.geography(window),
+            blocks=blocks,
+            blocks_waiting=blocks_waiting,
+            policy=policy,
+            policy_waiting=policy_waiting,
+            saved=saved,
+        )
+
+    @get("/search")
+    async def search_form(self, request: Request[Any, Any, Any]) -> Template:
+        session = await current_session(request)
+        return page("search", session, request, searched="")
+
+    @post("/search", status_code=200)
+    async def search(self, request: Request[Any, Any, Any], data: Form) -> Template:
+        session = await current_session(request)
+        require_csrf(session, data)
+        query = data.get("q", "").strip()
+        try:
+            searched, found = await data_of(request).history(query)
+        except InvalidRequest as exc:
+            return page("search", session, request, status_code=422, searched="", error=exc.detail)
+        return page(
+            "search",
+            session,
+            request,
+            searched=searched,
+            events=found.events,
+            waiting=found.waiting,
+        )
+
+    @get("/live")
+    async def live(self, request: Request[Any, Any, Any]) -> Template:
+        session = await current_session(request)
+        recent = await data_of(request).live("")
+        return page(
+            "live",
+            session,
+            request,
+            events=recent.events,
+            cursor=recent.cursor,
+            waiting=recent.waiting,
+        )
+
+    @get("/live/events")
+    async def live_events(self, request: Request[Any, Any, Any], after: str = "") -> Response[Any]:
+        await current_session(request)
+        fresh = await data_of(request).live(after[:512])
+        return Response({"events": fresh.events, "cursor": fresh.cursor})

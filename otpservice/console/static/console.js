@@ -82,10 +82,15 @@ function liveFeed() {
       cursor = page.cursor || cursor;
       page.events.forEach((event) => {
         const row = body.insertRow(0);
-        row.className = "fresh";
+        row.className = "fresh ev-" + String(event.type).replace(/\./g, "-");
         columns.forEach((column) => {
           const cell = row.insertCell();
-          cell.textContent = event[column] === undefined || event[column] === null ? "" : String(event[column]);
+          let text = event[column] === undefined || event[column] === null ? "" : String(event[column]);
+          if (column === "verification" && text) {
+            cell.title = text;
+            text = text.slice(0, 12) + "…";
+          }
+          cell.textContent = text;
         });
       });
       while (body.rows.length > 200) body.deleteRow(body.rows.length - 1);
