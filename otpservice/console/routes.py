@@ -14,7 +14,7 @@ import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 
 from otpservice.api.auth import MAX_KEY_LENGTH, find_client
@@ -34,6 +34,8 @@ from otpservice.errors import CsrfFailed, InvalidRequest
 log = structlog.get_logger("otpservice.console")
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Window = Annotated[str, QueryParameter(max_length=8)]
+Cursor = Annotated[str, QueryParameter(max_length=2048)]
 WINDOWS = ("hour", "day", "week")
 SIGN_IN = f"{COOKIE_PATH}/sign-in"
 HOME = f"{COOKIE_PATH}/overview"
@@ -224,7 +226,7 @@ class ConsoleController(Controller):
         return page("overview", session, request, overview=overview)
 
     @get("/countries")
-    async def countries(self, request: Request[Any, Any, Any], window: str = "day") -> Template:
+    async def countries(self, request: Request[Any, Any, Any], window: Window = "day") -> Template:
         session = await current_session(request)
         return await self._countries_page(request, session, window)
 
@@ -304,7 +306,9 @@ class ConsoleController(Controller):
         )
 
     @get("/live/events")
-    async def live_events(self, request: Request[Any, Any, Any], after: str = "") -> Response[Any]:
+    async def live_events(
+        self, request: Request[Any, Any, Any], after: Cursor = ""
+    ) -> Response[Any]:
         await current_session(request)
-        fresh = await data_of(request).live(after[:512])
+        fresh = await data_of(request).live(after)
         return Response({"events": fresh.events, "cursor": fresh.cursor})

@@ -19,9 +19,7 @@ def _no_code_or_full_phone(html: str, code: str) -> None:
     assert not re.search(rf"(?<![0-9A-Za-z]){code}(?![0-9A-Za-z])", html)
 
 
-def test_a_flow_made_through_the_api_shows_live_and_in_search(
-    console: Console, sim: Sim
-) -> None:
+def test_a_flow_made_through_the_api_shows_live_and_in_search(console: Console, sim: Sim) -> None:
     console.sign_in()
     page = console.goto("/console/live")
     created = console.api.create(PHONE)
