@@ -42,6 +42,7 @@ from otpservice.observability.balance import poll_forever
 from otpservice.observability.logging import configure_logging
 from otpservice.observability.metrics import Metrics
 from otpservice.observability.requests import RequestObservability, note_refusal
+from otpservice.providers.routing import Router, RoutingTelemetry, build_router
 from otpservice.storage.connect import connect_redis
 from otpservice.storage.redis_store import AnyRedis, store_for
 from otpservice.throttling.admission import Admission
@@ -81,21 +82,15 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def make_gateway(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Any:
-    from otpservice.providers.turkeysms import ProviderTimeouts, TurkeySmsClient
-
-    return TurkeySmsClient(
-        api_key=settings.provider_api_key,
-        base_url=settings.provider_base_url,
-        sender_id=settings.provider_sender_id,
-        timeouts=ProviderTimeouts(
-            connect=settings.provider_connect_timeout_seconds,
-            read=settings.provider_timeout_seconds,
-            total=settings.provider_timeout_seconds,
-        ),
-        transport=transport,
-        use_get_for_sms=settings.provider_use_get,
-    )
+def make_gateway(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    redis: AnyRedis | None = None,
+    telemetry: RoutingTelemetry | None = None,
+) -> Router:
+    """The provider router as configured; without ``redis`` it has no breakers (CLI tools)."""
+    return build_router(settings.providers, redis, telemetry=telemetry, transport=transport)
 
 
 # argon2 threads run at a lower CPU priority than the event loop (Linux keeps a niceness
@@ -138,7 +133,9 @@ def create_app(
         own_redis = redis is None
         own_gateway = gateway is None
         r = redis if redis is not None else connect_redis(settings)
-        g: Any = gateway if gateway is not None else make_gateway(settings)
+        g: Any = (
+            gateway if gateway is not None else make_gateway(settings, redis=r, telemetry=metrics)
+        )
         workers = settings.hash_workers or (os.cpu_count() or 1)
         pool = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="argon2", initializer=lower_thread_priority
@@ -171,13 +168,12 @@ def create_app(
         app.state.admission = admission
         admission.start()
         poller: asyncio.Task[None] | None = None
-        if settings.balance_poll_seconds > 0:
+        if settings.balance_poll_seconds > 0 and isinstance(g, Router):
             poller = asyncio.create_task(
                 poll_forever(
                     g,
                     metrics,
                     every_seconds=settings.balance_poll_seconds,
-                    low_balance_sms=settings.low_balance_sms,
                     on_reading=BalanceAlerts(r, settings.low_balance_sms).reading,
                 )
             )
@@ -203,7 +199,7 @@ def create_app(
     configure_logging(
         settings.log_format,
         settings.log_level,
-        secrets=(settings.secret, settings.provider_api_key),
+        secrets=settings.secret_values,
     )
     app = Litestar(
         route_handlers=[

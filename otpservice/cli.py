@@ -273,15 +273,20 @@ async def _check(settings: Settings) -> tuple[list[str], list[str]]:
         warnings = []
     finally:
         await redis.aclose()
-    gateway: Any = make_gateway(settings)
+    router = make_gateway(settings)
+    several = len(router.providers) > 1
     try:
-        balance = await gateway.balance()
-        if balance.local_sms <= settings.low_balance_sms:
-            problems.append(f"provider: low balance ({balance.local_sms} SMS left)")
-    except Exception as exc:
-        problems.append(f"provider: {getattr(exc, 'code', type(exc).__name__)}: {exc}")
+        for provider in router.providers.values():
+            label = f"provider {provider.name}" if several else "provider"
+            try:
+                balance = await provider.balance()
+            except Exception as exc:
+                problems.append(f"{label}: {getattr(exc, 'code', type(exc).__name__)}: {exc}")
+                continue
+            if balance is not None and balance.local_sms <= provider.low_balance_sms:
+                problems.append(f"{label}: low balance ({balance.local_sms} SMS left)")
     finally:
-        await gateway.aclose()
+        await router.aclose()
     return problems, warnings
 
 
@@ -291,9 +296,7 @@ def _quiet_logs(settings: Settings) -> None:
     from otpservice.observability.logging import configure_logging
 
     configure_masking(settings.limits.prefix_drop_digits)
-    configure_logging(
-        settings.log_format, "ERROR", secrets=(settings.secret, settings.provider_api_key)
-    )
+    configure_logging(settings.log_format, "ERROR", secrets=settings.secret_values)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -322,7 +325,7 @@ def cmd_balance(args: argparse.Namespace) -> int:
     from otpservice.app import make_gateway
 
     async def run() -> int:
-        gateway: Any = make_gateway(settings)
+        gateway = make_gateway(settings)
         try:
             b = await gateway.balance()
         except Exception as exc:

@@ -15,6 +15,15 @@ import msgspec
 from otpservice.domain.codes import PRESETS, HashPreset, is_code_shape
 from otpservice.domain.phone import parse_phone
 from otpservice.errors import InvalidPhone
+from otpservice.provider_config import (
+    LEGACY_NAME,
+    ProviderConfigError,
+    ProviderSettings,
+    ProviderSpec,
+    Route,
+    Routes,
+    load_providers,
+)
 from otpservice.throttling.admission import AdmissionSettings
 from otpservice.throttling.policies import QUOTA_ENV, CheckBackoff, Limits, PrefixBurst, Quota
 from otpservice.twilio_config import TwilioSettings, load_twilio
@@ -88,6 +97,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     delivery_tracking: DeliveryTrackingSettings = msgspec.field(
         default_factory=DeliveryTrackingSettings
     )
+    # The providers and routes (OTP_PROVIDERS/OTP_ROUTES, or the single-provider variables).
+    providers: ProviderSettings = msgspec.field(
+        default_factory=lambda: ProviderSettings(
+            (ProviderSpec(name=LEGACY_NAME, kind="turkeysms"),), Routes(Route((LEGACY_NAME,)))
+        )
+    )
+
+    @property
+    def longest_send_seconds(self) -> float:
+        """How long one send may take, failovers included."""
+        return self.providers.longest_send_seconds
+
+    @property
+    def secret_values(self) -> tuple[str | bytes, ...]:
+        """What the log redaction removes wherever it appears."""
+        return (self.secret, self.provider_api_key, *self.providers.secrets)
 
     @property
     def admin_clients(self) -> tuple[ClientKey, ...]:
@@ -258,11 +283,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
     env = os.environ if env is None else env
     secret = env.get("OTP_SECRET", "")
     if not development:
-        missing = [
-            name
-            for name in ("OTP_SECRET", "OTP_API_KEYS", "OTP_PROVIDER_API_KEY")
-            if not env.get(name, "").strip()
-        ]
+        required = ["OTP_SECRET", "OTP_API_KEYS"]
+        if not env.get("OTP_PROVIDERS", "").strip():
+            required.append("OTP_PROVIDER_API_KEY")
+        missing = [name for name in required if not env.get(name, "").strip()]
         if missing:
             raise ConfigError(f"{missing[0]} is required (set it in the environment)")
     if secret and len(secret) < 32:
@@ -270,6 +294,22 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
     code_source = env.get("OTP_CODE_SOURCE", "provider").strip() or "provider"
     if code_source not in {"provider", "local"}:
         raise ConfigError("OTP_CODE_SOURCE must be 'provider' or 'local'")
+    provider_timeout = _float(env, "OTP_PROVIDER_TIMEOUT_SECONDS", 15.0, 0.1, 120)
+    connect_timeout = _float(env, "OTP_PROVIDER_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 60)
+    low_balance_sms = _int(env, "OTP_LOW_BALANCE_SMS", 100, 0, 10_000_000)
+    try:
+        providers = load_providers(
+            env,
+            code_source=code_source,
+            timeout_seconds=provider_timeout,
+            connect_timeout_seconds=connect_timeout,
+            low_balance_sms=low_balance_sms,
+            use_get=_bool(env, "OTP_PROVIDER_USE_GET", False),
+        )
+    except ProviderConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    # Codes are 4-6 digits wherever a provider makes them; that bounds every code.
+    code_source = "provider" if providers.generates_codes else "local"
     lo, hi = (4, 6) if code_source == "provider" else (4, 10)
     code_length = _int(env, "OTP_CODE_LENGTH", 6, lo, hi)
     code_ttl_seconds = _int(env, "OTP_CODE_TTL_SECONDS", 300, 1, 600)
@@ -315,10 +355,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         provider_api_key=env.get("OTP_PROVIDER_API_KEY", ""),
         provider_sender_id=env.get("OTP_PROVIDER_SENDER_ID", ""),
         provider_use_get=_bool(env, "OTP_PROVIDER_USE_GET", False),
-        provider_timeout_seconds=_float(env, "OTP_PROVIDER_TIMEOUT_SECONDS", 15.0, 0.1, 120),
-        provider_connect_timeout_seconds=_float(
-            env, "OTP_PROVIDER_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 60
-        ),
+        provider_timeout_seconds=provider_timeout,
+        provider_connect_timeout_seconds=connect_timeout,
         code_source=code_source,
         code_length=code_length,
         code_ttl_seconds=code_ttl_seconds,
@@ -339,7 +377,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         log_format=log_format,
         log_level=env.get("OTP_LOG_LEVEL", "INFO").strip().upper() or "INFO",
         balance_poll_seconds=_float(env, "OTP_BALANCE_POLL_SECONDS", 300.0, 0, 86_400),
-        low_balance_sms=_int(env, "OTP_LOW_BALANCE_SMS", 100, 0, 10_000_000),
+        low_balance_sms=low_balance_sms,
         development=development,
         admission=_admission(env),
         console=console,
@@ -353,4 +391,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         ),
         webhooks=load_webhooks(env, clients=frozenset(c.name for c in clients)),
         delivery_tracking=load_delivery_tracking(env),
+        providers=providers,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import msgspec
@@ -19,11 +20,32 @@ class Lang(enum.Enum):
 
 
 class SentSms(msgspec.Struct, frozen=True):
-    """What the provider told us about an accepted message."""
+    """What the provider told us about an accepted message.
+
+    From ``SmsGateway.send_code``: ``otp_code`` is the code that went out (ours or the
+    provider's), the only one whose hash may be stored. A secret."""
 
     sms_id: str
     parts: int
-    otp_code: str | None = None  # only for the provider's OTP endpoint; a secret
+    otp_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeMessage:
+    """One code to get to a phone. The gateway decides who makes it: it sends ``text``
+    (which holds ``local_code``) where it sends our own text, or lets a provider generate
+    a ``digits``-long code and send its own text; ``SentSms.otp_code`` says which went out.
+    """
+
+    digits: int
+    lang: Lang
+    local_code: str = field(repr=False)  # a secret
+    text: str = field(repr=False)  # holds the code: a secret
+    verification_id: str
+    country: str  # ISO region of the number, for routing
+    # The previous SMS of this verification, which a delivery report said did not arrive:
+    # the gateway may send this one another way.
+    undelivered_sms_id: str | None = None
 
 
 class DeliveryState(enum.Enum):
@@ -47,18 +69,14 @@ class Balance(msgspec.Struct, frozen=True):
 
 
 class SmsGateway(Protocol):
-    """The SMS provider, seen from the domain.
+    """The way codes reach phones, seen from the domain (one provider or several).
 
     ``msisdn`` is the number as digits without '+' (E.164 digits).
     Every method raises ``otpservice.errors.ProviderError`` subclasses on failure.
     """
 
-    async def send_otp(self, msisdn: str, *, digits: int, lang: Lang) -> SentSms:
-        """Let the provider generate and send a code; returns it in ``otp_code``."""
-        ...
-
-    async def send_sms(self, msisdn: str, text: str, *, lang: Lang) -> SentSms:
-        """Send a text we composed."""
+    async def send_code(self, msisdn: str, message: CodeMessage) -> SentSms:
+        """Get one code to the phone; ``otp_code`` of the answer is the code that went out."""
         ...
 
     async def delivery(self, sms_id: str) -> Delivery: ...

@@ -37,6 +37,7 @@ from otpservice.domain.phone import Phone, mask_prefix, parse_phone
 from otpservice.domain.ports import (
     Attempt,
     Balance,
+    CodeMessage,
     Delivery,
     DeliveryReports,
     DeliveryState,
@@ -145,7 +146,7 @@ class VerificationService:
         self.hasher = CodeHasher(settings.secret, settings.hash_preset)
         self._pool = hash_pool
         # A send lock outlives the slowest provider call and the hashing after it.
-        self._lock_seconds = settings.provider_timeout_seconds + 15.0
+        self._lock_seconds = settings.longest_send_seconds + 15.0
         self._background: set[asyncio.Task[None]] = set()
 
     async def _off_loop(self, fn: Callable[[], T]) -> T:
@@ -222,7 +223,7 @@ class VerificationService:
         target, phone = self._target(client, request)
         pacing = self._pacing(options)
         idem = (idempotency_key, self._fingerprint(target)) if idempotency_key else None
-        deadline = time.monotonic() + self.settings.provider_timeout_seconds
+        deadline = time.monotonic() + self.settings.longest_send_seconds
         while True:
             shared = await self.store.reserve_shared(target, idem)
             if shared.kind != "in_progress":
@@ -369,26 +370,26 @@ class VerificationService:
         if target.exempt:
             code = client.test_numbers[phone.e164]
             sent = SentSms(sms_id="", parts=0)
-        elif s.code_source == "local":
-            code = generate_code(length)
+        else:
+            # Our own code and text are ready for wherever the gateway sends our text; a
+            # provider that makes its own code answers with that one instead.
+            local_code = generate_code(length)
             text = compose(
                 options.template or s.templates[target.locale],
-                code,
+                local_code,
                 minutes=math.ceil((options.ttl_seconds or s.code_ttl_seconds) / 60),
                 webotp_domain=client.webotp_domain,
                 app_hash=options.app_hash or client.app_hash,
             )
-            started = time.perf_counter()
-            try:
-                sent = await self.gateway.send_sms(phone.digits, text, lang=lang)
-            finally:
-                self.telemetry.provider_call("send_sms", time.perf_counter() - started)
-        else:
-            started = time.perf_counter()
-            try:
-                sent = await self.gateway.send_otp(phone.digits, digits=length, lang=lang)
-            finally:
-                self.telemetry.provider_call("send_otp", time.perf_counter() - started)
+            message = CodeMessage(
+                digits=length,
+                lang=lang,
+                local_code=local_code,
+                text=text,
+                verification_id=vid,
+                country=target.country,
+            )
+            sent = await self.gateway.send_code(phone.digits, message)
             if sent.otp_code is None or not is_code_shape(sent.otp_code, length):
                 # The SMS went out with something we cannot check: refuse, nothing pending.
                 raise ProviderUnavailable(

@@ -22,11 +22,11 @@ def script_source(name: str) -> str:
     if name.startswith("wh_"):
         source = _lua("otpservice.events", "webhooks") + "\n" + source
     if "emit_event(" in source:
-        source = _event_prelude() + "\n" + source
+        source = event_prelude() + "\n" + source
     return source
 
 
-def _event_prelude() -> str:
+def event_prelude() -> str:
     """storage/lua/events.lua, the one prelude; a copy here only until the event log core
     (which owns it) is in the tree."""
     shared = resources.files("otpservice.storage") / "lua" / "events.lua"

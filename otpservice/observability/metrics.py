@@ -122,6 +122,35 @@ class Metrics:
             "Balance polls that failed.",
             registry=r,
         )
+        self.provider_sends = Counter(
+            "otp_provider_sends",
+            "Sends tried per provider, by outcome: sent, number_refused, refused (definite, "
+            "nothing left), uncertain (may have left), skipped (breaker open).",
+            ["provider", "outcome"],
+            registry=r,
+        )
+        self.provider_send_duration = Histogram(
+            "otp_provider_send_duration_seconds",
+            "Time of one send call to a provider, by provider.",
+            ["provider"],
+            buckets=PROVIDER_BUCKETS,
+            registry=r,
+        )
+        self.breaker = Gauge(
+            "otp_provider_breaker_state",
+            "Circuit breaker per provider as this process last saw it: 0 closed, "
+            "1 half-open (probing), 2 open.",
+            ["provider"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.account_balance_sms = Gauge(
+            "otp_provider_account_balance_sms",
+            "Local SMS credits left per Turkey SMS account (last successful poll).",
+            ["provider"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.build_info = Gauge(
             "otp_build_info",
             "Always 1; the version is a label.",
@@ -147,6 +176,19 @@ class Metrics:
 
     def provider_call(self, operation: str, seconds: float) -> None:
         self.provider_duration.labels(operation).observe(seconds)
+
+    # -- RoutingTelemetry (the provider router reports here) -------------------------------
+
+    def provider_send(self, provider: str, outcome: str, seconds: float) -> None:
+        self.provider_sends.labels(provider, outcome).inc()
+        if outcome != "skipped":
+            self.provider_send_duration.labels(provider).observe(seconds)
+
+    def breaker_state(self, provider: str, state: int) -> None:
+        self.breaker.labels(provider).set(state)
+
+    def provider_balance(self, provider: str, local_sms: int, international_tl: float) -> None:
+        self.account_balance_sms.labels(provider).set(local_sms)
 
     # -- HTTP and balance -------------------------------------------------------------------
 

@@ -305,7 +305,8 @@ class SimulatorApp(Litestar):
             await super().__call__(scope, receive, send)
             return
         self.sim_state.provider_requests += 1
-        fault = self.sim_state.faults.take()
+        receive, api_key = await _peek_api_key(scope, receive)
+        fault = self.sim_state.faults_for(api_key).take()
         mode = fault.mode
         if mode == "latency":
             await asyncio.sleep(max(0, fault.latency_ms) / 1000)
@@ -351,6 +352,32 @@ class SimulatorApp(Litestar):
         start = next(m for m in messages if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
         return start["status"], list(start.get("headers", [])), body
+
+
+async def _peek_api_key(scope: Scope, receive: Receive) -> tuple[Receive, str | None]:
+    """The request's ``api_key`` (query, JSON or form body), and a ``receive`` that replays
+    the body read to find it: faults can then be set per account."""
+    chunks: list[Any] = []  # what ``receive`` gave: request events, maybe a disconnect
+    while True:
+        message = await receive()
+        chunks.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    body = b"".join(m.get("body", b"") for m in chunks if m["type"] == "http.request")
+
+    async def replay() -> Any:
+        return chunks.pop(0) if chunks else await receive()
+
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    key = query.get("api_key")
+    if key is None and body.strip():
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = dict(parse_qsl(body.decode("utf-8", "replace")))
+        if isinstance(data, dict) and isinstance(data.get("api_key"), str):
+            key = data["api_key"]
+    return replay, key
 
 
 async def _send_raw(send: Send, status: int, headers: list[Any], body: bytes) -> None:
@@ -579,9 +606,12 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
 
     # -- admin ------------------------------------------------------------------------
 
-    def faults_view() -> dict[str, Any]:
-        f = state.faults
-        return {"mode": f.mode, "latency_ms": f.latency_ms, "times": f.times}
+    def faults_view(api_key: str | None = None) -> dict[str, Any]:
+        f = state.faults if api_key is None else state.account_faults.get(api_key, Faults())
+        view: dict[str, Any] = {"mode": f.mode, "latency_ms": f.latency_ms, "times": f.times}
+        if api_key is not None:
+            view["account"] = mask_key(api_key)
+        return view
 
     @get("/_admin/faults")
     async def faults_get() -> dict[str, Any]:
@@ -592,24 +622,31 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
         mode = data.get("mode", "none")
         latency = data.get("latency_ms", 0) or 0
         times = data.get("times")
+        api_key = data.get("api_key")
         if (
-            mode not in FAULT_MODES
+            not (api_key is None or (isinstance(api_key, str) and api_key))
+            or mode not in FAULT_MODES
             or not isinstance(latency, int)
             or not (times is None or (isinstance(times, int) and times > 0))
         ):
             return Response(
                 {
                     "error": f"mode must be one of {list(FAULT_MODES)}; "
-                    "latency_ms an int; times a positive int or null"
+                    "latency_ms an int; times a positive int or null; api_key (one "
+                    "account's faults) a string"
                 },
                 status_code=400,
             )
-        state.faults = Faults(mode=mode, latency_ms=latency, times=times)
-        return Response(faults_view())
+        if api_key is None:
+            state.faults = Faults(mode=mode, latency_ms=latency, times=times)
+        else:
+            state.account_faults[api_key] = Faults(mode=mode, latency_ms=latency, times=times)
+        return Response(faults_view(api_key))
 
     @delete("/_admin/faults", status_code=204)
     async def faults_clear() -> None:
         state.faults = Faults()
+        state.account_faults.clear()
 
     @post("/_admin/accounts", status_code=201)
     async def account_put(data: JSONBody[dict[str, Any]]) -> Response[Any]:
@@ -656,6 +693,10 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
         state.delivery_outcomes[mobile] = outcome
         return Response({"mobile": mobile, "outcome": outcome})
 
+    @get("/_admin/stats")
+    async def stats() -> dict[str, Any]:
+        return {"provider_requests": state.provider_requests, "messages": len(state.sent)}
+
     @delete("/_admin/inbox", status_code=204)
     async def inbox_clear() -> None:
         state.inbox.clear()
@@ -692,6 +733,7 @@ def create_simulator(state: SimulatorState | None = None) -> Litestar:
             account_get,
             delivery_set,
             inbox_clear,
+            stats,
             reset,
             inbox,
             index,

@@ -114,6 +114,7 @@ class InboxMessage:
             "parts": self.parts,
             "encoding": self.encoding,
             "kind": self.kind,
+            "account": mask_key(self.api_key),
         }
 
 
@@ -160,6 +161,7 @@ class SimulatorState:
     sent: dict[int, InboxMessage] = field(default_factory=dict)  # survives inbox clears
     delivery_outcomes: dict[str, str] = field(default_factory=dict)  # mobile -> outcome
     faults: Faults = field(default_factory=Faults)
+    account_faults: dict[str, Faults] = field(default_factory=dict)  # api key -> its own
     next_sms_id: int = 1000007721
     international_price_tl: float = 0.5  # per part
     provider_requests: int = 0  # requests that reached /api/v3 (faults included)
@@ -178,6 +180,11 @@ class SimulatorState:
             senders.setdefault(sender_id, "active")
         self.accounts[api_key] = Account(api_key=api_key, sender_ids=senders, **fields)
         return self
+
+    def faults_for(self, api_key: str | None) -> Faults:
+        """The account's own fault switch when one is set, else the global one."""
+        own = self.account_faults.get(api_key or "")
+        return own if own is not None and own.mode != "none" else self.faults
 
     def new_sms_id(self) -> int:
         sms_id = self.next_sms_id

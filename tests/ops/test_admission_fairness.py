@@ -23,9 +23,7 @@ async def _flood(url: str, stop: threading.Event, answers: list[httpx.Response])
 
         async def one_connection() -> None:
             while not stop.is_set():
-                answers.append(
-                    await http.post("/v1/verifications", json={"phone": FLOOD_PHONE})
-                )
+                answers.append(await http.post("/v1/verifications", json={"phone": FLOOD_PHONE}))
 
         await asyncio.gather(*(one_connection() for _ in range(24)))
 

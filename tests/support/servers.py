@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import socket
 import subprocess
@@ -102,7 +103,10 @@ def secrets_of(env: Mapping[str, str]) -> list[str]:
             key = item.partition("=")[2].strip()
             if key and not key.startswith("sha256:"):
                 found.append(key)
-    return found
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        for provider in json.loads(env.get("OTP_PROVIDERS") or "[]"):
+            found += [provider.get("api_key", ""), provider.get("secret", "")]
+    return [s for s in found if s]
 
 
 class ServiceServer:
