@@ -16,6 +16,7 @@ from otpservice.api.auth import find_client
 from otpservice.api.twilio.auth import basic_credentials, find_credential
 from otpservice.api.twilio.errors import SERVICE_UNAVAILABLE, TwilioError
 from otpservice.config import Settings
+from otpservice.errors import wait_seconds
 from otpservice.observability.requests import POLICY_IN_SCOPE
 from otpservice.throttling.admission import ANONYMOUS, Admission, Shed
 
@@ -113,7 +114,7 @@ class AdmissionControl:
                 "headers": [
                     (b"content-type", media),
                     (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(max(1, int(retry_after + 0.999))).encode()),
+                    (b"retry-after", str(wait_seconds(retry_after)).encode()),
                 ],
             }
         )

@@ -29,7 +29,7 @@ from otpservice.console.session import (
     new_session_id,
 )
 from otpservice.domain.service import network_of
-from otpservice.errors import CsrfFailed, InvalidRequest
+from otpservice.errors import CsrfFailed, InvalidRequest, wait_seconds
 
 log = structlog.get_logger("otpservice.console")
 
@@ -181,7 +181,7 @@ class ConsoleController(Controller):
         network = network_for_throttle(request)
         wait = await auth.attempt(network)
         if wait > 0:
-            seconds = max(1, int(wait + 0.999))
+            seconds = wait_seconds(wait)
             log.warning("console.sign_in_delayed", network=network, retry_after=seconds)
             return self._sign_in_page(
                 request,
