@@ -5,10 +5,14 @@ previous code. End to end: real Redis, the simulator's inbox, the service over H
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import httpx
 import redis
 
-from tests.e2e.conftest import ServiceFactory, Sim, wrong
+from tests.e2e.conftest import WEB_KEY, ServiceFactory, Sim, service_env, wrong
+from tests.support.processes import serve
 
 PHONE = "+905321234567"
 MOBILE = "905321234567"
@@ -94,3 +98,40 @@ def test_switched_off_the_previous_code_stops_working(
         if old != new:
             assert api.check(vid, old).json()["valid"] is False
         assert api.check(vid, new).json()["status"] == "approved"
+
+
+def test_guessing_in_parallel_after_a_resend_gets_no_extra_attempts(
+    redis_url: str, sim: Sim, tmp_path: Path
+) -> None:
+    """The attack on the production server (`otpservice serve`, granian): two codes are valid,
+    so an attacker fires many guesses at once after a resend. Each check still takes one
+    attempt, whichever hashes it compares: OTP_MAX_CHECKS answers in all, then nothing."""
+    env = service_env(
+        redis_url,
+        sim,
+        OTP_RESEND_COOLDOWN_SECONDS="0",
+        OTP_MAX_CHECKS="4",
+        OTP_CHECK_FREE_FAILURES="100",
+    )
+    with (
+        serve(env, tmp_path / "log") as served,
+        httpx.Client(
+            base_url=served.url, headers={"Authorization": f"Bearer {WEB_KEY}"}, timeout=30
+        ) as http,
+    ):
+        vid = http.post("/v1/verifications", json={"phone": PHONE}).json()["id"]
+        old = sim.last_code(MOBILE)
+        assert http.post("/v1/verifications", json={"phone": PHONE}).status_code == 201
+        new = sim.last_code(MOBILE)
+        guesses = [f"{n:06d}" for n in range(16) if f"{n:06d}" not in (old, new)][:12]
+
+        def check(code: str) -> httpx.Response:
+            return http.post(f"/v1/verifications/{vid}/check", json={"code": code})
+
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(check, guesses))
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses == [200] * 4 + [404] * 8, statuses
+        assert all(r.json()["valid"] is False for r in answers if r.status_code == 200)
+        # Spent: neither the previous nor the current code opens it now.
+        assert check(old).status_code == 404 and check(new).status_code == 404
