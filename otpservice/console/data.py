@@ -164,7 +164,41 @@ class ConsoleData:
         return Geography([], [], 1, 1, waiting="Volumes arrive with the event log statistics.")
 
     async def blocks(self) -> tuple[list[BlockRow], str]:
-        return [], "The guard's blocks arrive with the fraud guard."
+        """The fraud guard's active blocks with their evidence (guard/store.py)."""
+        guard = getattr(self.state, "guard", None)
+        if guard is None:
+            return [], "The fraud guard is not part of this build."
+        now = time.time()
+        rows = []
+        for block in await guard.blocks():
+            evidence = dict(block.evidence)
+            until = dt.datetime.fromtimestamp(now + block.expires_in_seconds, tz=dt.UTC)
+            reason = (
+                f"{evidence.get('approvals', 0)} approvals for {evidence.get('sends', 0)} sends"
+                f" within {evidence.get('window_seconds', '?')} s"
+            )
+            shown = {k: v for k, v in evidence.items() if k not in {"scope", "prefix", "at"}}
+            rows.append(
+                BlockRow(
+                    kind=block.scope,
+                    subject=block.subject,
+                    until=until.strftime("%Y-%m-%d %H:%M:%S"),
+                    reason=reason,
+                    evidence=_detail(json.dumps(shown)),
+                )
+            )
+        rows.sort(key=lambda r: (r.kind, r.subject))
+        return rows, ""
+
+    async def unblock(self, kind: str, subject: str, admin: str) -> bool:
+        """Lift a block; the guard's event names the admin key's name. False: none active."""
+        guard = getattr(self.state, "guard", None)
+        valid = (kind == "prefix" and subject.isdigit() and len(subject) <= 15) or (
+            kind == "country" and len(subject) == 2 and subject.isalpha() and subject.isupper()
+        )
+        if guard is None or not valid:
+            raise InvalidRequest("Unblock a prefix (digits) or a country (ISO code).")
+        return bool(await guard.unblock(kind, subject, admin, forget=False))
 
     async def policy(self) -> tuple[list[PolicyField], str]:
         return [], "The runtime policy editor arrives with runtime administration."

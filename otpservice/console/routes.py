@@ -312,3 +312,12 @@ class ConsoleController(Controller):
         await current_session(request)
         fresh = await data_of(request).live(after)
         return Response({"events": fresh.events, "cursor": fresh.cursor})
+
+    @post("/blocks/unblock", status_code=303)
+    async def unblock(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+        session = await current_session(request)
+        require_csrf(session, data)
+        kind, subject = data.get("kind", ""), data.get("subject", "").strip()
+        lifted = await data_of(request).unblock(kind, subject, session.client)
+        log.info("console.unblock", operator=session.client, scope=kind, lifted=lifted)
+        return Redirect(f"{COOKIE_PATH}/countries#blocks", status_code=303)
