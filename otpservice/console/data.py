@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,9 +15,12 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError
 
+from otpservice.console.counters import DAY_MS, HOUR_MS
 from otpservice.domain.models import phone_tag
 from otpservice.domain.phone import parse_phone
 from otpservice.errors import InvalidPhone, InvalidRequest, StorageUnavailable
+from otpservice.providers.breaker import breaker_key
+from otpservice.providers.routing import Router
 from otpservice.storage import keys
 from otpservice.storage.redis_store import OPERATION_TIMEOUT
 
@@ -28,6 +32,8 @@ HISTORY_LIMIT = 500
 # The streams: one per partition, and the shared one ("g").
 STREAMS: tuple[int | str, ...] = (*range(keys.PARTITIONS), "g")
 HEX = frozenset("0123456789abcdef")
+# A window is its last N clock hours, the current one included.
+WINDOW_HOURS = {"hour": 1, "day": 24, "week": 168}
 
 BALANCE_CACHE_SECONDS = 60.0  # a page view is no reason to call the provider
 BALANCE_TIMEOUT_SECONDS = 3.0
@@ -129,16 +135,25 @@ class ConsoleData:
         self._balance_lock = asyncio.Lock()
 
     async def balances(self) -> list[BalanceRow]:
+        """Each provider account's balance (Turkey SMS accounts; send hooks have none)."""
         async with self._balance_lock:
             now = time.monotonic()
             if self._balances and now - self._balances[0] < BALANCE_CACHE_SECONDS:
                 return self._balances[1]
-            rows = [await self._balance("provider", self.state.gateway)]
+            gateway = self.state.gateway
+            if isinstance(gateway, Router):
+                accounts = [
+                    (name, provider, provider.low_balance_sms)
+                    for name, provider in gateway.providers.items()
+                    if provider.kind == "turkeysms"
+                ]
+            else:
+                accounts = [("provider", gateway, self.state.settings.low_balance_sms)]
+            rows = list(await asyncio.gather(*(self._balance(*a) for a in accounts)))
             self._balances = (now, rows)
             return rows
 
-    async def _balance(self, account: str, gateway: Any) -> BalanceRow:
-        low = self.state.settings.low_balance_sms
+    async def _balance(self, account: str, gateway: Any, low: int) -> BalanceRow:
         try:
             async with asyncio.timeout(BALANCE_TIMEOUT_SECONDS):
                 balance = await gateway.balance()
@@ -147,17 +162,43 @@ class ConsoleData:
             log.warning("console.balance_failed", account=account, error=code)
             return BalanceRow(account, None, None, low=False, error=code)
         return BalanceRow(
-            account,
-            balance.local_sms,
-            balance.international_tl,
-            low=balance.local_sms <= low,
+            account, balance.local_sms, balance.international_tl, low=balance.local_sms <= low
         )
 
+    async def breakers(self) -> list[BreakerRow]:
+        """Each provider's breaker as Redis holds it (shared by every instance)."""
+        gateway = self.state.gateway
+        if not isinstance(gateway, Router):
+            return []
+        names = list(gateway.providers)
+        if gateway.breakers is None or not gateway.breakers.enabled:
+            return [BreakerRow(name, "off") for name in names]
+        redis = self.state.store.redis
+        states = await self._bounded(
+            asyncio.gather(*(redis.hmget(breaker_key(n), "st", "until") for n in names))
+        )
+        now_ms = time.time() * 1000
+        rows = []
+        for name, (state, until) in zip(names, states, strict=True):
+            shown = _text(state) if state is not None else "closed"
+            if shown == "half":
+                shown = "half_open"
+            elif shown == "open" and until is not None and float(_text(until)) <= now_ms:
+                shown = "half_open"  # cooled off: the next send is the probe
+            rows.append(BreakerRow(name, shown))
+        return rows
+
+    async def _window_stats(self) -> tuple[list[WindowStats], dict[str, Any], list[str]]:
+        return [], {}, ["statistics (event log)"]
+
     async def overview(self) -> Overview:
+        windows, charts, waiting = await self._window_stats()
         return Overview(
             balances=await self.balances(),
-            breakers=[],
-            waiting=["statistics (event log)", "breaker state (provider routes)"],
+            breakers=await self.breakers(),
+            waiting=waiting,
+            windows=windows,
+            charts=charts,
         )
 
     async def geography(self, window: str) -> Geography:
@@ -338,3 +379,82 @@ def _id_key(entry_id: str) -> tuple[int, int]:
 
 def _newest_first(rows: Iterable[EventRow]) -> list[EventRow]:
     return sorted(rows, key=lambda row: _id_key(row.id.rpartition("_")[2]), reverse=True)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _window(
+    name: str, first_hour: int, hourly: Counter[tuple[int, str]], refusals: Counter[tuple[int, str]]
+) -> WindowStats:
+    total: Counter[str] = Counter()
+    for (at, metric), n in hourly.items():
+        if at >= first_hour:
+            total[metric] += n
+    by_policy: Counter[str] = Counter()
+    for (at, policy), n in refusals.items():
+        if at >= first_hour:
+            by_policy[policy] += n
+    return WindowStats(
+        name=name,
+        started=total["started"],
+        sent=total["sent"],
+        parts=total["parts"],
+        delivered=total["delivered"],
+        approved=total["approved"],
+        refused=sum(by_policy.values()),
+        conversion=_ratio(total["approved"], total["started"]),
+        delivery_rate=_ratio(total["delivered"], total["sent"]),
+        refusals=dict(by_policy.most_common()),
+    )
+
+
+def _series(label: str, values: list[int]) -> dict[str, Any]:
+    return {"label": label, "values": values}
+
+
+def _charts(
+    hour: int, hourly: Counter[tuple[int, str]], windows: list[WindowStats]
+) -> dict[str, Any]:
+    """Chart.js specs for the overview's canvases (console.js draws them)."""
+    hours = [hour - i * HOUR_MS for i in range(23, -1, -1)]
+    today = hour // DAY_MS * DAY_MS
+    days = [today - i * DAY_MS for i in range(7, -1, -1)]
+
+    def per_day(metric: str) -> list[int]:
+        sums: Counter[int] = Counter()
+        for (at, m), n in hourly.items():
+            if m == metric:
+                sums[at // DAY_MS * DAY_MS] += n
+        return [sums[d] for d in days]
+
+    def fmt(ms: int, pattern: str) -> str:
+        return time.strftime(pattern, time.gmtime(ms / 1000))
+
+    policies = sorted({p for w in windows for p in w.refusals})
+    return {
+        "day": {
+            "type": "line",
+            "labels": [fmt(h, "%H:00") for h in hours],
+            "series": [
+                _series(label, [hourly[(h, metric)] for h in hours])
+                for metric, label in METRIC_LABELS
+            ],
+        },
+        "week": {
+            "type": "bar",
+            "labels": [fmt(d, "%a %d %b") for d in days],
+            "series": [_series(label, per_day(metric)) for metric, label in METRIC_LABELS],
+        },
+        "refusals": {
+            "type": "bar",
+            "labels": policies,
+            "series": [
+                _series(f"last {w.name}", [w.refusals.get(p, 0) for p in policies]) for w in windows
+            ],
+        },
+    }
+
+
+METRIC_LABELS = (("started", "started"), ("approved", "approved"), ("parts", "SMS parts"))
