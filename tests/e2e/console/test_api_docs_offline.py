@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page
 
+from tests.e2e.conftest import Sim, service_env
 from tests.e2e.console.conftest import Console, Offline
+
+
+@pytest.fixture
+def console_env(redis_url: str, sim: Sim) -> dict[str, str]:
+    """Production settings with the docs on (OTP_API_DOCS; they are off by default)."""
+    return service_env(redis_url, sim, OTP_CONSOLE="true", OTP_API_DOCS="true")
 
 
 def _operations(page: Page) -> list[str]:
