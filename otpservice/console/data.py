@@ -32,6 +32,21 @@ HISTORY_LIMIT = 500
 # The streams: one per partition, and the shared one ("g").
 STREAMS: tuple[int | str, ...] = (*range(keys.PARTITIONS), "g")
 HEX = frozenset("0123456789abcdef")
+ALERT_TYPES = frozenset(
+    {
+        "prefix.blocked",
+        "guard.blocked",
+        "guard.unblocked",
+        "guard.country_alert",
+        "budget.exhausted",
+        "provider.breaker_opened",
+        "provider.breaker_closed",
+        "provider.balance_low",
+        "policy.changed",
+    }
+)
+ALERT_SCAN = 500  # the shared stream's latest entries looked at for alerts
+ALERTS_SHOWN = 10
 # A window is its last N clock hours, the current one included.
 WINDOW_HOURS = {"hour": 1, "day": 24, "week": 168}
 
@@ -71,6 +86,7 @@ class Overview(msgspec.Struct, frozen=True):
     balances: list[BalanceRow]
     breakers: list[BreakerRow]
     waiting: list[str]  # parts of the page whose data source has not landed
+    alerts: list[EventRow] = msgspec.field(default_factory=list)
     windows: list[WindowStats] = msgspec.field(default_factory=list)
     charts: dict[str, Any] = msgspec.field(default_factory=dict)  # Chart.js specs, by canvas
 
@@ -165,6 +181,15 @@ class ConsoleData:
             account, balance.local_sms, balance.international_tl, low=balance.local_sms <= low
         )
 
+    async def alerts(self) -> list[EventRow]:
+        """The latest alerts of the shared stream: blocks, budgets, breakers, balance."""
+        redis = self.state.store.redis
+        entries = await self._bounded(
+            redis.xrevrange(keys.event_stream("g"), "+", "-", count=ALERT_SCAN)
+        )
+        rows = [event_row("g", entry_id, fields) for entry_id, fields in entries]
+        return [r for r in rows if r.type in ALERT_TYPES][:ALERTS_SHOWN]
+
     async def breakers(self) -> list[BreakerRow]:
         """Each provider's breaker as Redis holds it (shared by every instance)."""
         gateway = self.state.gateway
@@ -196,6 +221,7 @@ class ConsoleData:
         return Overview(
             balances=await self.balances(),
             breakers=await self.breakers(),
+            alerts=await self.alerts(),
             waiting=waiting,
             windows=windows,
             charts=charts,

@@ -60,5 +60,7 @@ def test_balances_per_account_and_an_open_breaker_are_shown(
         assert "low" not in page.inner_text("#balance-backup")
         assert "open" in page.inner_text("#breaker-main")
         assert "closed" in page.inner_text("#breaker-backup")
+        # The opening is an alert, at the top of the page.
+        assert page.locator("#alerts tr.ev-provider-breaker_opened").count() == 1
         console.shot("overview-providers")
         assert PROVIDER_KEY not in console.seen() and BACKUP_KEY not in console.seen()
