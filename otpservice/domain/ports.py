@@ -146,6 +146,8 @@ class PhoneVerdict(msgspec.Struct, frozen=True):
     sends: int = 0
     policy: str | None = None
     retry_after: float = 0.0
+    # A resend whose previous SMS a delivery report said did not arrive: its message id.
+    undelivered_sms_id: str = ""
 
 
 class Attempt(msgspec.Struct, frozen=True):

@@ -267,7 +267,9 @@ class VerificationService:
             await self._release(target, token, idem, shared.added_member, definite=True)
             raise
         try:
-            code_hash, sent = await self._deliver(client, target, phone, vid, options)
+            code_hash, sent = await self._deliver(
+                client, target, phone, vid, options, verdict.undelivered_sms_id or None
+            )
             verification = await self.store.commit_send(
                 target,
                 token,
@@ -361,7 +363,13 @@ class VerificationService:
             await self._give_back(target, idem, added_member, definite=definite)
 
     async def _deliver(
-        self, client: ClientKey, target: SendTarget, phone: Phone, vid: str, options: SendOptions
+        self,
+        client: ClientKey,
+        target: SendTarget,
+        phone: Phone,
+        vid: str,
+        options: SendOptions,
+        undelivered_sms_id: str | None = None,
     ) -> tuple[str, SentSms]:
         """Get a code to the phone; return its hash and what the provider said of the SMS."""
         s = self.settings
@@ -388,6 +396,7 @@ class VerificationService:
                 text=text,
                 verification_id=vid,
                 country=target.country,
+                undelivered_sms_id=undelivered_sms_id,
             )
             sent = await self.gateway.send_code(phone.digits, message)
             if sent.otp_code is None or not is_code_shape(sent.otp_code, length):

@@ -23,11 +23,13 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter
 from redis.exceptions import RedisError
 
+from otpservice.domain.models import VerificationRef
 from otpservice.domain.ports import Delivery, DeliveryState, SmsGateway
-from otpservice.errors import ProviderError, StorageUnavailable
+from otpservice.errors import OtpError, ProviderError, StorageUnavailable
 from otpservice.events import layout as keys
 from otpservice.events.scripts import register
 from otpservice.events.streams import StreamEvent, StreamGroup, all_streams
+from otpservice.storage import keys as store_keys
 from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
 from otpservice.webhooks_config import DeliveryTrackingSettings
 
@@ -39,6 +41,8 @@ LEASE_SECONDS = 60.0  # at least; always longer than a provider call may take
 TAKE_PER_PARTITION = 8
 KEEP_AFTER_LAST_POLL_MS = 86_400_000  # a report stays readable a day after tracking ends
 BUDGET_KEY = f"{keys.SHARED}:b:delivery_polls"
+UNDELIVERED = ("not_delivered", "out_of_coverage")
+UNDELIVERED_MARK_MS = 3_600_000  # outlives any verification; compared with its last SMS's id
 EVENT_OF = {
     DeliveryState.DELIVERED: "delivery.delivered",
     DeliveryState.NOT_DELIVERED: "delivery.undelivered",
@@ -260,3 +264,20 @@ class DeliveryTracker:
             return  # the lease runs out and the poll is made again
         if _text(outcome) == "recorded":
             log.info("delivery.recorded", sms_id=sms_id, state=state)
+            if state in UNDELIVERED:
+                await self._mark_undelivered(part, sms_id)
+
+    async def _mark_undelivered(self, part: int, sms_id: str) -> None:
+        """Let the next resend of that verification skip its cooldown once and go another
+        way (storage/lua/phone_reserve.lua reads the mark; providers/routing.py the way)."""
+        try:
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                vid = await self.redis.hget(report_key(part, sms_id), "v")
+                if not vid:
+                    return
+                ref = VerificationRef.parse(_text(vid))
+                await self.redis.set(
+                    store_keys.undelivered(ref), sms_id, nx=True, px=UNDELIVERED_MARK_MS
+                )
+        except (RedisError, TimeoutError, OtpError) as exc:
+            log.info("delivery.mark_failed", sms_id=sms_id, error=type(exc).__name__)

@@ -59,6 +59,12 @@ def send_lock(ref: VerificationRef) -> str:
     return f"{phone_keys(ref.tag)}:l:{_slot(ref)}"
 
 
+def undelivered(ref: VerificationRef) -> str:
+    """The message id of this slot's last SMS when a delivery report said it did not arrive
+    ("!" once a resend used it to skip the cooldown)."""
+    return f"{phone_keys(ref.tag)}:u:{_slot(ref)}"
+
+
 def send_log(tag: str) -> str:
     return f"{phone_keys(tag)}:s"
 

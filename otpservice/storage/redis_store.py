@@ -304,7 +304,12 @@ class RedisStore:
         pace = self._pacing(pacing)
         reply = await self._run(
             "phone_reserve",
-            [keys.verification(ref), keys.send_lock(ref), keys.send_log(target.tag)],
+            [
+                keys.verification(ref),
+                keys.send_lock(ref),
+                keys.send_log(target.tag),
+                keys.undelivered(ref),
+            ],
             [
                 target.client,
                 "1" if target.exempt else "0",
@@ -321,7 +326,12 @@ class RedisStore:
         if kind == "new":
             return PhoneVerdict("new")
         if kind == "resend":
-            return PhoneVerdict("resend", rid=rid_hex(reply[1]), sends=int(text(reply[2])))
+            return PhoneVerdict(
+                "resend",
+                rid=rid_hex(reply[1]),
+                sends=int(text(reply[2])),
+                undelivered_sms_id=text(reply[3]),
+            )
         return PhoneVerdict("limited", policy=text(reply[1]), retry_after=_seconds(reply[2]))
 
     async def release_phone(

@@ -287,3 +287,49 @@ def _metrics(api: Api) -> str:
 
 def _wait_for_cooloff() -> None:
     time.sleep(1.1)
+
+
+def test_a_resend_after_non_delivery_goes_the_other_way_without_waiting(
+    routed: Routed, sim: Sim, redis_url: str
+) -> None:
+    env = {
+        "OTP_DELIVERY_POLL_SCHEDULE": "0.1,0.3,0.6",
+        "OTP_WEBHOOK_POLL_SECONDS": "0.02",
+        "OTP_RESEND_COOLDOWN_SECONDS": "300",
+    }
+    with routed(routes={"default": ["main", "backup"]}, **env) as api:
+        sim.delivery(PHONE, "not_delivered")
+        first = api.create(PHONE)
+        assert first.status_code == 201
+        vid = first.json()["id"]
+        assert [m["account"] for m in inbox(sim)] == [by(PROVIDER_KEY)]
+        # Within the cooldown, before the report: refused as with one provider.
+        early = api.create(PHONE)
+        assert early.status_code == 429 and early.json()["policy"] == "resend_cooldown"
+        r = redis.Redis.from_url(redis_url, decode_responses=True)
+        _wait_for_event(r, "delivery.undelivered")
+        sim.delivery(PHONE, "delivered")
+        # The report said it did not arrive: the resend skips the cooldown and goes by backup.
+        resend = api.create(PHONE)
+        deadline = time.monotonic() + 5  # the mark follows the event by one Redis write
+        while resend.status_code == 429 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            resend = api.create(PHONE)
+        assert resend.status_code == 201 and resend.json()["id"] == vid
+        assert resend.json()["sends"] == 2
+        messages = inbox(sim)
+        assert [m["account"] for m in messages] == [by(BACKUP_KEY), by(PROVIDER_KEY)]
+        # Once: the next resend waits for the cooldown again.
+        again = api.create(PHONE)
+        assert again.status_code == 429 and again.json()["policy"] == "resend_cooldown"
+        assert api.check(vid, code_in(messages[0]["text"])).json()["status"] == "approved"
+
+
+def _wait_for_event(r: redis.Redis, etype: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for part in range(16):
+            if any(f.get("t") == etype for _, f in r.xrange(f"otp:{{p{part}}}:ev")):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no {etype} event")

@@ -1,8 +1,9 @@
 -- Send, step 2 (phone tag): per-phone budgets, resend rules, and a send lock for the slot.
 -- KEYS[1] verification (the client+purpose slot)   KEYS[2] send lock   KEYS[3] send log (zset)
+-- KEYS[4] undelivered marker: the id of the slot's last SMS that a report said did not arrive
 -- ARGV[1] client   ARGV[2] exempt from budgets "1"/"0"   ARGV[3] lock token   ARGV[4] lock ms
 -- ARGV[5] limit 10 min  ARGV[6] window ms  ARGV[7] limit 24 h  ARGV[8] window ms  ARGV[9] max sends
--- Returns {"new"} | {"resend", rid, sends} | {"limited", policy, retry_ms}
+-- Returns {"new"} | {"resend", rid, sends, undelivered sms id or ""} | {"limited", policy, retry_ms}
 local now = now_ms()
 
 local busy = redis.call('PTTL', KEYS[2])
@@ -10,12 +11,19 @@ if busy > 0 then return {'limited', 'send_in_progress', tostring(busy)} end
 
 local v = load_verification(KEYS[1])
 local resend = v ~= nil and v[STATUS] == 'pending' and v[CLIENT] == ARGV[1] and v[EXPIRES] > now
+local undelivered = ''
 if resend then
   if v[SENDS] >= tonumber(ARGV[9]) then
     return {'limited', 'max_sends', tostring(v[EXPIRES] - now)}
   end
+  local mark = redis.call('GET', KEYS[4])
+  if mark and v[SMS_ID] ~= '' and mark == v[SMS_ID] then undelivered = mark end
   if v[RESEND_AT] > now then
-    return {'limited', 'resend_cooldown', tostring(v[RESEND_AT] - now)}
+    if undelivered == '' then
+      return {'limited', 'resend_cooldown', tostring(v[RESEND_AT] - now)}
+    end
+    -- The last SMS did not arrive: this resend skips the cooldown, once per verification.
+    redis.call('SET', KEYS[4], '!', 'KEEPTTL')
   end
 end
 
@@ -44,5 +52,5 @@ if ARGV[2] ~= '1' then
 end
 
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-if resend then return {'resend', v[RID], tostring(v[SENDS])} end
+if resend then return {'resend', v[RID], tostring(v[SENDS]), undelivered} end
 return {'new'}
