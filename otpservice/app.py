@@ -38,6 +38,7 @@ from otpservice.domain.telemetry import Telemetry
 from otpservice.events.alerts import BalanceAlerts
 from otpservice.events.delivery import DeliveryMetrics, DeliveryTracker
 from otpservice.events.webhooks import WebhookMetrics, Webhooks
+from otpservice.guard.store import GuardStore
 from otpservice.observability.balance import poll_forever
 from otpservice.observability.logging import configure_logging
 from otpservice.observability.metrics import Metrics
@@ -160,8 +161,15 @@ def create_app(
         app.state.webhooks = webhooks
         tracker.start()
         webhooks.start()
+        guard = GuardStore(store, settings.guard)
+        app.state.guard = guard
         service = VerificationService(
-            settings, store, g, telemetry=telemetry or metrics, hash_pool=pool
+            settings,
+            store,
+            g,
+            telemetry=telemetry or metrics,
+            hash_pool=pool,
+            conversions=guard,
         )
         app.state.service = service
         app.state.metrics = metrics

@@ -25,7 +25,9 @@ from otpservice.provider_config import (
     load_providers,
 )
 from otpservice.throttling.admission import AdmissionSettings
+from otpservice.guard.settings import GuardSettings
 from otpservice.throttling.policies import QUOTA_ENV, CheckBackoff, Limits, PrefixBurst, Quota
+from otpservice.throttling.shares import BudgetShares
 from otpservice.twilio_config import TwilioSettings, load_twilio
 from otpservice.webhooks_config import (
     DeliveryTrackingSettings,
@@ -103,6 +105,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             (ProviderSpec(name=LEGACY_NAME, kind="turkeysms"),), Routes(Route((LEGACY_NAME,)))
         )
     )
+
+    guard: GuardSettings = GuardSettings()
+    shares: BudgetShares = BudgetShares()
+    # The environment's values of the variables a runtime policy may override
+    # (policy/runtime.py): the base that a runtime change is validated on top of.
+    policy_env: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def longest_send_seconds(self) -> float:
@@ -278,6 +286,38 @@ def _hash_preset(env: Mapping[str, str]) -> HashPreset:
     )
 
 
+def policy_fields(
+    env: Mapping[str, str], region: str, client_names: tuple[str, ...]
+) -> dict[str, object]:
+    """The settings a runtime policy may change, parsed from ``env``: the environment at
+    start and every runtime change go through this one function."""
+    from otpservice.policy.loader import load_guard, load_shares
+
+    countries = frozenset(
+        c.strip().upper() for c in env.get("OTP_ALLOWED_COUNTRIES", "TR").split(",") if c.strip()
+    )
+    if not countries:
+        raise ConfigError("OTP_ALLOWED_COUNTRIES must name at least one country")
+
+    def prefixes(name: str) -> tuple[str, ...]:
+        items = tuple(p.strip().lstrip("+") for p in env.get(name, "").split(",") if p.strip())
+        if any(not p.isdigit() for p in items):
+            raise ConfigError(f"{name} must list digit prefixes such as +90850")
+        return items
+
+    return {
+        "max_checks": _int(env, "OTP_MAX_CHECKS", 5, 1, 20),
+        "max_sends": _int(env, "OTP_MAX_SENDS", 3, 1, 20),
+        "resend_cooldown_seconds": _int(env, "OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
+        "allowed_countries": countries,
+        "prefix_allow": prefixes("OTP_PREFIX_ALLOW"),
+        "prefix_deny": prefixes("OTP_PREFIX_DENY"),
+        "limits": _limits(env),
+        "guard": load_guard(env, region),
+        "shares": load_shares(env, client_names),
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, development: bool = False) -> Settings:
     """Build the settings from ``env`` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -314,11 +354,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
     code_length = _int(env, "OTP_CODE_LENGTH", 6, lo, hi)
     code_ttl_seconds = _int(env, "OTP_CODE_TTL_SECONDS", 300, 1, 600)
     region = (env.get("OTP_DEFAULT_REGION", "TR").strip() or "TR").upper()
-    countries = frozenset(
-        c.strip().upper() for c in env.get("OTP_ALLOWED_COUNTRIES", "TR").split(",") if c.strip()
-    )
-    if not countries:
-        raise ConfigError("OTP_ALLOWED_COUNTRIES must name at least one country")
     templates = dict(DEFAULT_TEMPLATES)
     for locale in LOCALES:
         override = env.get(f"OTP_TEMPLATE_{locale.upper()}")
@@ -336,13 +371,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
     console = _bool(env, "OTP_CONSOLE", development and has_admin)  # dev: on with an admin key
     if console and not has_admin:
         raise ConfigError("OTP_CONSOLE needs an admin key in OTP_ADMIN_API_KEYS to sign in with")
+    from otpservice.policy.variables import runtime_variables
 
-    def prefixes(name: str) -> tuple[str, ...]:
-        items = tuple(p.strip().lstrip("+") for p in env.get(name, "").split(",") if p.strip())
-        if any(not p.isdigit() for p in items):
-            raise ConfigError(f"{name} must list digit prefixes such as +90850")
-        return items
-
+    policy = policy_fields(env, region, tuple(c.name for c in clients))
     return Settings(
         secret=secret.encode(),
         clients=clients,
@@ -360,18 +391,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         code_source=code_source,
         code_length=code_length,
         code_ttl_seconds=code_ttl_seconds,
-        max_checks=_int(env, "OTP_MAX_CHECKS", 5, 1, 20),
-        max_sends=_int(env, "OTP_MAX_SENDS", 3, 1, 20),
-        resend_cooldown_seconds=_int(env, "OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
         accept_previous_code=_bool(env, "OTP_ACCEPT_PREVIOUS_CODE", True),
-        allowed_countries=countries,
         default_region=region,
-        prefix_allow=prefixes("OTP_PREFIX_ALLOW"),
-        prefix_deny=prefixes("OTP_PREFIX_DENY"),
         hash_preset=_hash_preset(env),
         hash_workers=_int(env, "OTP_HASH_WORKERS", 0, 0, 256),
         templates=templates,
-        limits=_limits(env),
         idempotency_ttl_seconds=_int(env, "OTP_IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 7 * 86_400),
         max_body_bytes=_int(env, "OTP_MAX_BODY_BYTES", 16_384, 256, 1_048_576),
         log_format=log_format,
@@ -392,4 +416,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         webhooks=load_webhooks(env, clients=frozenset(c.name for c in clients)),
         delivery_tracking=load_delivery_tracking(env),
         providers=providers,
+        policy_env={k: env[k] for k in runtime_variables() if k in env},
+        **policy,  # type: ignore[arg-type]
     )

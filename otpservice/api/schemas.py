@@ -45,6 +45,18 @@ ClientIp = Annotated[
     ),
 ]
 Locale = Literal["en", "tr", "ar"]
+RateLimitKeys = Annotated[
+    dict[
+        Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")],
+        Annotated[str, Meta(min_length=1, max_length=128)],
+    ],
+    Meta(
+        max_length=5,
+        description="Caller-defined rate-limit keys (name -> value, e.g. a user id): budgets "
+        "configured for a name in OTP_RATE_LIMIT_KEYS apply per value; other names are ignored.",
+        examples=[{"user_id": "42"}],
+    ),
+]
 
 
 class CreateVerification(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -54,6 +66,7 @@ class CreateVerification(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     purpose: Purpose = "login"
     locale: Annotated[Locale, Meta(description="Language of the SMS.")] = "en"
     client_ip: ClientIp | None = None
+    rate_limit_keys: RateLimitKeys | None = None
 
 
 class CheckCode(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

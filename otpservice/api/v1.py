@@ -112,7 +112,11 @@ class Verifications(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> VerificationOut:
         request = CreateRequest(
-            phone=data.phone, purpose=data.purpose, locale=data.locale, client_ip=data.client_ip
+            phone=data.phone,
+            purpose=data.purpose,
+            locale=data.locale,
+            client_ip=data.client_ip,
+            rate_limit_keys=tuple(sorted((data.rate_limit_keys or {}).items())),
         )
         verification, _ = await service.create(client, request, idempotency_key)
         return VerificationOut.of(verification)

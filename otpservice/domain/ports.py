@@ -106,6 +106,8 @@ class SendTarget(msgspec.Struct, frozen=True):
     ip: str | None  # end-user address, normalised
     ip_net: str | None  # its /24 (IPv4) or /64 (IPv6)
     exempt: bool  # test numbers skip send budgets
+    masked: str = ""  # the masked number, for events
+    rate_keys: tuple[tuple[str, str], ...] = ()  # caller-defined rate-limit keys (name, value)
 
 
 class SendFailure(msgspec.Struct, frozen=True):
@@ -136,6 +138,8 @@ class SharedVerdict(msgspec.Struct, frozen=True):
     retry_after: float = 0.0
     blocked_now: bool = False
     added_member: bool = False
+    guard_added: bool = False  # the number joined the guard's unconverted numbers
+    flag: str = ""  # what the guard or a budget noted (shared_reserve.lua's reply flag)
 
 
 class PhoneVerdict(msgspec.Struct, frozen=True):
@@ -176,6 +180,7 @@ class VerificationStore(Protocol):
         *,
         refund_budgets: bool,
         remove_member: bool,
+        remove_guard_member: bool = False,
     ) -> None: ...
 
     async def store_idempotent(
@@ -220,8 +225,9 @@ class VerificationStore(Protocol):
 
     async def approve(
         self, ref: VerificationRef, net: str, attempt: Attempt, matched_hash: str
-    ) -> int:
-        """Approve if ``matched_hash`` (the attempt's current or previous hash) still holds."""
+    ) -> tuple[int, str]:
+        """Approve if ``matched_hash`` (the attempt's current or previous hash) still holds;
+        returns the attempts left and the verification's phone (E.164)."""
         ...
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status: ...
@@ -229,3 +235,9 @@ class VerificationStore(Protocol):
     async def set_status(self, ref: VerificationRef, client: str, status: Status) -> None: ...
 
     async def ping(self) -> bool: ...
+
+
+class ConversionCounter(Protocol):
+    """The fraud guard's side of an approval: the number converted (guard/store.py)."""
+
+    async def record_approval(self, tag: str, country: str, prefix: str) -> None: ...

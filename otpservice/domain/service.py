@@ -33,11 +33,12 @@ from otpservice.domain.models import (
     phone_tag,
     slot_of,
 )
-from otpservice.domain.phone import Phone, mask_prefix, parse_phone
+from otpservice.domain.phone import Phone, from_e164, mask_prefix, parse_phone
 from otpservice.domain.ports import (
     Attempt,
     Balance,
     CodeMessage,
+    ConversionCounter,
     Delivery,
     DeliveryReports,
     DeliveryState,
@@ -78,6 +79,8 @@ class CreateRequest(msgspec.Struct, frozen=True):
     purpose: str = "login"
     locale: str = "en"
     client_ip: str | None = None
+    # Caller-defined rate-limit keys, sorted by name: budgets configured for a key apply.
+    rate_limit_keys: tuple[tuple[str, str], ...] = ()
 
 
 class SendOptions(msgspec.Struct, frozen=True):
@@ -137,11 +140,13 @@ class VerificationService:
         telemetry: Telemetry | None = None,
         hash_pool: ThreadPoolExecutor | None = None,
         reports: DeliveryReports | None = None,
+        conversions: ConversionCounter | None = None,
     ) -> None:
         self.settings = settings
         self.reports = reports
         self.store = store
         self.gateway = gateway
+        self.conversions = conversions
         self.telemetry = telemetry or NoTelemetry()
         self.hasher = CodeHasher(settings.secret, settings.hash_preset)
         self._pool = hash_pool
@@ -177,6 +182,8 @@ class VerificationService:
             ip=ip,
             ip_net=net,
             exempt=phone.e164 in client.test_numbers,
+            masked=phone.masked,
+            rate_keys=request.rate_limit_keys,
         )
         return target, phone
 
@@ -205,9 +212,11 @@ class VerificationService:
 
     @staticmethod
     def _fingerprint(target: SendTarget) -> str:
-        canonical = msgspec.json.encode(
-            [target.client, target.e164, target.purpose, target.locale, target.ip]
-        )
+        fields: list[object] = [target.client, target.e164, target.purpose, target.locale]
+        fields.append(target.ip)
+        if target.rate_keys:  # absent keys keep the fingerprints of requests without them
+            fields.append(target.rate_keys)
+        canonical = msgspec.json.encode(fields)
         return hashlib.sha256(canonical).hexdigest()
 
     async def create(
@@ -236,6 +245,8 @@ class VerificationService:
             return msgspec.json.decode(shared.body, type=Verification), True
         if shared.kind == "conflict":
             raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
+        if shared.flag:
+            self._note_guard(shared.flag, shared.policy, target, phone)
         if shared.kind == "limited":
             assert shared.policy is not None
             if shared.blocked_now:
@@ -244,16 +255,17 @@ class VerificationService:
                     "alert.prefix_blocked", prefix=mask_prefix(target.prefix), phone=phone.masked
                 )
             return self._refuse(shared.policy, shared.retry_after, phone)
+        added = (shared.added_member, shared.guard_added)
 
         token = secrets.token_hex(16)
         try:
             verdict = await self.store.reserve_phone(target, token, self._lock_seconds, pacing)
         except BaseException:
-            await self._give_back(target, idem, shared.added_member, definite=True)
+            await self._give_back(target, idem, added, definite=True)
             raise
         if verdict.kind == "limited":
             # The refusal answers after two round trips; the refund of step 1 follows it.
-            self._spawn(self._give_back(target, idem, shared.added_member, definite=True))
+            self._spawn(self._give_back(target, idem, added, definite=True))
             assert verdict.policy is not None
             return self._refuse(verdict.policy, verdict.retry_after, phone)
 
@@ -264,7 +276,7 @@ class VerificationService:
             if options.link_rid:
                 await self.store.link_rid(rid, vid, ttl + self._lock_seconds)
         except BaseException:
-            await self._release(target, token, idem, shared.added_member, definite=True)
+            await self._release(target, token, idem, added, definite=True)
             raise
         try:
             code_hash, sent = await self._deliver(
@@ -287,7 +299,7 @@ class VerificationService:
             definite = not exc.may_have_sent
             failure = SendFailure(vid, mode, exc.code, exc.result_code, exc.may_have_sent)
             await self._release(
-                target, token, idem, shared.added_member, definite=definite, failure=failure
+                target, token, idem, added, definite=definite, failure=failure
             )
             self.telemetry.send("failed", exc.result_code)
             log.warning(
@@ -300,9 +312,7 @@ class VerificationService:
             raise
         except BaseException:
             # Unknown whether the SMS left: keep the volume budgets counted (fail closed).
-            await asyncio.shield(
-                self._release(target, token, idem, shared.added_member, definite=False)
-            )
+            await asyncio.shield(self._release(target, token, idem, added, definite=False))
             raise
         if idem is not None:
             await self.store.store_idempotent(target, idem, msgspec.json.encode(verification))
@@ -317,6 +327,22 @@ class VerificationService:
             test_number=target.exempt,
         )
         return verification, False
+
+    def _note_guard(self, flag: str, policy: str | None, target: SendTarget, phone: Phone) -> None:
+        """What the shared step reported beside its verdict: blocks, would-be blocks,
+        alerts. The events are already in the stream (same script); these are metrics
+        and log lines."""
+        for kind in flag.split("+"):
+            if kind in {"blocked_now", "guard_settling"}:
+                continue
+            if kind == "budget_alert":
+                self.telemetry.budget_exhausted(policy or "")
+                log.warning("alert.budget_exhausted", policy=policy, client=target.client)
+                continue
+            self.telemetry.guard(kind)
+            log.warning(
+                f"alert.{kind}", prefix=target.prefix, country=target.country, phone=phone.masked
+            )
 
     def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(job)
@@ -339,12 +365,17 @@ class VerificationService:
         self,
         target: SendTarget,
         idem: tuple[str, str] | None,
-        added_member: bool,
+        added: tuple[bool, bool],
         *,
         definite: bool,
     ) -> None:
+        """``added``: whether the send joined the burst rule's and the guard's numbers."""
         await self.store.refund_shared(
-            target, idem, refund_budgets=definite, remove_member=definite and added_member
+            target,
+            idem,
+            refund_budgets=definite,
+            remove_member=definite and added[0],
+            remove_guard_member=definite and added[1],
         )
 
     async def _release(
@@ -352,7 +383,7 @@ class VerificationService:
         target: SendTarget,
         token: str,
         idem: tuple[str, str] | None,
-        added_member: bool,
+        added: tuple[bool, bool],
         *,
         definite: bool,
         failure: SendFailure | None = None,
@@ -360,7 +391,7 @@ class VerificationService:
         try:
             await self.store.release_phone(target, token, refund=definite, failure=failure)
         finally:
-            await self._give_back(target, idem, added_member, definite=definite)
+            await self._give_back(target, idem, added, definite=definite)
 
     async def _deliver(
         self,
@@ -468,10 +499,11 @@ class VerificationService:
         matched = await self._off_loop(lambda: self._matching_hash(attempt, full.id, code))
         if matched is not None:
             try:
-                left = await self.store.approve(ref, net_key, attempt, matched)
+                left, e164 = await self.store.approve(ref, net_key, attempt, matched)
             except VerificationNotFound:
                 self.telemetry.check("not_found")
                 raise
+            await self._converted(ref.tag, e164)
             self.telemetry.check("approved")
             log.info("verification.approved", verification_id=full.id)
             return CheckResult(full.id, Status.APPROVED, True, left)
@@ -496,6 +528,18 @@ class VerificationService:
             ):
                 return stored
         return None
+
+    async def _converted(self, tag: str, e164: str) -> None:
+        """Tell the guard the number converted. The approval already stands: a failure here
+        costs the guard one conversion, never the person their login."""
+        if self.conversions is None:
+            return
+        phone = from_e164(e164)
+        prefix = phone.prefix(self.settings.limits.prefix_drop_digits)
+        try:
+            await self.conversions.record_approval(tag, phone.region, prefix)
+        except StorageUnavailable:
+            log.warning("guard.approval_not_recorded", phone=phone.masked)
 
     # -- reads and ends ------------------------------------------------------------------
 

@@ -14,6 +14,12 @@ class Telemetry(Protocol):
 
     def prefix_blocked(self) -> None: ...
 
+    def guard(self, kind: str) -> None:
+        """guard_blocked, country_blocked, monitor_blocked (would-be), country_alert."""
+        ...
+
+    def budget_exhausted(self, policy: str) -> None: ...
+
     def provider_call(self, operation: str, seconds: float) -> None: ...
 
 
@@ -28,6 +34,12 @@ class NoTelemetry:
         return None
 
     def prefix_blocked(self) -> None:
+        return None
+
+    def guard(self, kind: str) -> None:
+        return None
+
+    def budget_exhausted(self, policy: str) -> None:
         return None
 
     def provider_call(self, operation: str, seconds: float) -> None:

@@ -92,6 +92,24 @@ class Metrics:
             "Number prefixes blocked by the SMS-pumping burst guard.",
             registry=r,
         )
+        self.guard_events = Counter(
+            "otp_guard_events",
+            "Fraud guard decisions: guard_blocked, country_blocked, monitor_blocked "
+            "(would-be blocks in monitor mode), country_alert.",
+            ["kind"],
+            registry=r,
+        )
+        self.budget_exhausted_alerts = Counter(
+            "otp_budget_exhausted",
+            "Shared budgets (country, global, client shares) exhausted: one per budget window.",
+            ["policy"],
+            registry=r,
+        )
+        self.policy_changes = Counter(
+            "otp_policy_changes",
+            "Runtime policy versions this process applied.",
+            registry=r,
+        )
         self.provider_duration = Histogram(
             "otp_provider_call_duration_seconds",
             "Time spent in a call to the SMS provider, by operation.",
@@ -173,6 +191,12 @@ class Metrics:
 
     def prefix_blocked(self) -> None:
         self.prefix_blocks.inc()
+
+    def guard(self, kind: str) -> None:
+        self.guard_events.labels(kind).inc()
+
+    def budget_exhausted(self, policy: str) -> None:
+        self.budget_exhausted_alerts.labels(policy).inc()
 
     def provider_call(self, operation: str, seconds: float) -> None:
         self.provider_duration.labels(operation).observe(seconds)

@@ -106,3 +106,32 @@ def budget(policy: str, subject: str) -> str:
 
 # An unused placeholder under the shared tag, for scripts called without idempotency.
 NO_IDEMPOTENCY = f"{SHARED}:i:-"
+
+
+# -- the fraud guard (all under the shared tag: the send's shared step reads them) ------
+
+
+def guard_prefix(kind: str, prefix: str) -> str:
+    """kind: "b" block, "k" strikes, "s" unconverted numbers, "a" approved, "m" would-be."""
+    return f"{SHARED}:gp{kind}:{prefix}"
+
+
+def guard_country(kind: str, country: str) -> str:
+    """kind: "b" block, "k" strikes, "s" unconverted numbers, "a" approved, "x" alert flag."""
+    return f"{SHARED}:gc{kind}:{country}"
+
+
+def returning(tag: str) -> str:
+    """Set at an approval: the number is a returning customer for a while."""
+    return f"{SHARED}:rt:{_compact(tag)}"
+
+
+GUARD_BUDGET_ALERTS = f"{SHARED}:ga"
+GUARD_BLOCKS = f"{SHARED}:gb"
+POLICY = f"{SHARED}:pol"
+POLICY_VERSION = f"{SHARED}:polv"
+
+
+def rate_key_budget(name: str, period: int, value: str) -> str:
+    digest = hashlib.sha256(value.encode()).hexdigest()[:32]
+    return f"{SHARED}:rk:{name}:{period}:{digest}"

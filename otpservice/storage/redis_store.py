@@ -30,6 +30,7 @@ from otpservice.errors import (
     StorageUnavailable,
     VerificationNotFound,
 )
+from otpservice.guard.settings import GuardSettings
 from otpservice.storage import keys
 from otpservice.storage.record import (
     pack_code_hash,
@@ -39,7 +40,9 @@ from otpservice.storage.record import (
     unpack_code_hash,
     verification_of,
 )
+from otpservice.storage.shared_plan import SharedPlan
 from otpservice.throttling.policies import CheckBackoff, Limits
+from otpservice.throttling.shares import BudgetShares
 
 AnyRedis = Redis | RedisCluster
 
@@ -61,19 +64,8 @@ SCRIPTS = (
     "check_reject",
     "set_status",
     "verification_load",
-)
-# The shared send budgets, in the order of the shared scripts' keys; the first two only
-# apply when the caller named the end user's address.
-SHARED_BUDGETS = (
-    "ip_hour",
-    "ip_net_hour",
-    "client_minute",
-    "country_hour",
-    "country_day",
-    "prefix_hour",
-    "prefix_day",
-    "global_minute",
-    "global_day",
+    "guard_approve",
+    "guard_unblock",
 )
 
 
@@ -89,8 +81,10 @@ def load_script_source(name: str) -> str:
     preludes = []
     if "load_verification(" in source or "save_verification(" in source:
         preludes.append(_lua("verification"))
-    if "emit_event(" in source or "emit_verification_event(" in source:
+    if any(f in source for f in ("emit_event(", "emit_verification_event(", "guard_judge(")):
         preludes.append(_lua("events"))
+    if "guard_judge(" in source:
+        preludes.append(_lua("guard"))  # the fraud guard's decisions, for shared_reserve
     return "\n".join([*preludes, source])
 
 
@@ -114,22 +108,44 @@ class RedisStore:
         accept_previous_code: bool = True,
         wait_replicas: int = 0,
         wait_timeout_ms: int = 500,
+        shares: BudgetShares | None = None,
+        guard: GuardSettings | None = None,
     ) -> None:
         self.redis = redis
-        self.limits = limits
         self._ttl_ms = code_ttl_seconds * 1000
-        self._max_checks = max_checks
-        self._max_sends = max_sends
-        self._cooldown_ms = resend_cooldown_seconds * 1000
         self._idem_ttl_ms = idempotency_ttl_seconds * 1000
         self._accept_previous = "1" if accept_previous_code else "0"
         self._wait_replicas = wait_replicas
         self._wait_timeout_ms = wait_timeout_ms
-        self._spec_with_ip = self._budget_spec(with_ip=True)
-        self._spec_without_ip = self._budget_spec(with_ip=False)
+        self.apply_policy(
+            limits,
+            shares or BudgetShares(),
+            guard or GuardSettings(),
+            max_checks=max_checks,
+            max_sends=max_sends,
+            resend_cooldown_seconds=resend_cooldown_seconds,
+        )
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(load_script_source(name)) for name in SCRIPTS
         }
+
+    def apply_policy(
+        self,
+        limits: Limits,
+        shares: BudgetShares,
+        guard: GuardSettings,
+        *,
+        max_checks: int,
+        max_sends: int,
+        resend_cooldown_seconds: int,
+    ) -> None:
+        """Take a new policy snapshot (at start, and when a runtime change arrives): one
+        attribute swap, so a request in flight sees either the old policy or the new one."""
+        self.limits = limits
+        self._max_checks = max_checks
+        self._max_sends = max_sends
+        self._cooldown_ms = resend_cooldown_seconds * 1000
+        self.plan = SharedPlan(limits, shares, guard)
 
     async def _run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         try:
@@ -137,6 +153,14 @@ class RedisStore:
                 return await self._scripts[name](keys=list(keys_), args=list(args))
         except (RedisError, TimeoutError) as exc:
             raise StorageUnavailable("Storage is unavailable; nothing was changed.") from exc
+
+    async def run_script(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+        """One of SCRIPTS, bounded and with Redis errors as StorageUnavailable (for the
+        guard's and the runtime policy's stores, which share this store's scripts)."""
+        return await self._run(name, keys_, args)
+
+    def bounded(self, failure: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._bounded(failure)
 
     @contextlib.asynccontextmanager
     async def _bounded(
@@ -192,9 +216,11 @@ class RedisStore:
 
     # -- sends -------------------------------------------------------------------------
 
-    def _shared_keys(self, t: SendTarget, idem: tuple[str, str] | None) -> list[str]:
-        """The shared script's keys: idempotency, prefix guard, then the budgets in
-        SHARED_BUDGETS order (the per-IP ones only when the request named an address)."""
+    def _shared_keys(
+        self, plan: SharedPlan, t: SendTarget, idem: tuple[str, str] | None
+    ) -> tuple[list[str], str, int]:
+        """The shared script's keys (idempotency, prefix burst, the budget counters, then the
+        guard's), the budgets' argument, and the index of the first guard key."""
         idem_key = keys.idempotency(t.client, idem[0]) if idem else keys.NO_IDEMPOTENCY
         head = [
             idem_key,
@@ -202,25 +228,15 @@ class RedisStore:
             keys.prefix_numbers(t.prefix),
             keys.SHARED_EVENTS,
         ]
-        by_ip = [] if t.ip is None or t.ip_net is None else [t.ip, t.ip_net]
-        subjects = [*by_ip, t.client, t.country, t.country, t.prefix, t.prefix, "all", "all"]
-        policies = SHARED_BUDGETS if by_ip else SHARED_BUDGETS[2:]
-        return head + [keys.budget(p, s) for p, s in zip(policies, subjects, strict=True)]
-
-    def _budget_spec(self, with_ip: bool) -> str:
-        """The budgets' limits as one argument, "limit,period_ms,policy;…" in key order:
-        static, so built once instead of packed as 27 arguments on every send."""
-        policies = SHARED_BUDGETS if with_ip else SHARED_BUDGETS[2:]
-        rows = []
-        for policy in policies:
-            limit, period = _q(getattr(self.limits, policy))
-            rows.append(f"{limit},{period * 1000},{policy}")
-        return ";".join(rows)
+        budget_keys, spec = plan.budgets(t)
+        return [*head, *budget_keys, *plan.guard_keys(t)], spec, len(head) + len(budget_keys) + 1
 
     async def reserve_shared(
         self, target: SendTarget, idempotency: tuple[str, str] | None
     ) -> SharedVerdict:
-        burst = self.limits.prefix_burst
+        plan = self.plan
+        burst = plan.limits.prefix_burst
+        keys_, spec, guard_at = self._shared_keys(plan, target, idempotency)
         args: list[Any] = [
             "1" if idempotency else "0",
             idempotency[1] if idempotency else "",
@@ -231,15 +247,25 @@ class RedisStore:
             burst.window * 1000,
             burst.block * 1000,
             "0" if target.exempt else "1",
-            self._spec_with_ip if target.ip is not None else self._spec_without_ip,
+            spec,
             target.client,
             target.country,
             mask_prefix(target.prefix),
+            plan.guard_spec,
+            guard_at,
+            "1" if plan.judges(target) else "0",
+            "1" if target.country in plan.guard.block_countries else "0",
+            target.masked,
         ]
-        reply = await self._run("shared_reserve", self._shared_keys(target, idempotency), args)
+        reply = await self._run("shared_reserve", keys_, args)
         kind = text(reply[0])
         if kind == "ok":
-            return SharedVerdict("ok", added_member=text(reply[1]) == "1")
+            return SharedVerdict(
+                "ok",
+                added_member=text(reply[1]) == "1",
+                guard_added=text(reply[2]) == "1",
+                flag=text(reply[3]),
+            )
         if kind == "replay":
             body = reply[1]
             return SharedVerdict(
@@ -253,7 +279,8 @@ class RedisStore:
             "limited",
             policy=text(reply[1]),
             retry_after=_seconds(reply[2]),
-            blocked_now=len(reply) > 3,
+            blocked_now=text(reply[3]) == "blocked_now",
+            flag=text(reply[3]),
         )
 
     async def refund_shared(
@@ -263,14 +290,19 @@ class RedisStore:
         *,
         refund_budgets: bool,
         remove_member: bool,
+        remove_guard_member: bool = False,
     ) -> None:
+        keys_, _, guard_at = self._shared_keys(self.plan, target, idempotency)
         await self._run(
             "shared_refund",
-            self._shared_keys(target, idempotency),
+            keys_,
             [
                 "1" if idempotency else "0",
                 "1" if refund_budgets and not target.exempt else "0",
                 target.tag if remove_member else "",
+                guard_at - 5,
+                guard_at,
+                target.tag if remove_guard_member else "",
             ],
         )
 
@@ -458,7 +490,8 @@ class RedisStore:
 
     async def approve(
         self, ref: VerificationRef, net: str, attempt: Attempt, matched_hash: str
-    ) -> int:
+    ) -> tuple[int, str]:
+        """Approve; returns the attempts left and the verification's phone (E.164)."""
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
         reply = await self._run(
             "check_approve",
@@ -478,7 +511,7 @@ class RedisStore:
         if text(reply[0]) != "approved":
             raise VerificationNotFound(_reason(text(reply[1])))
         await self._durable(keys.verification(full))
-        return int(text(reply[1]))
+        return int(text(reply[1])), text(reply[2])
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
@@ -513,16 +546,14 @@ def store_for(redis: AnyRedis, settings: Settings) -> RedisStore:
         accept_previous_code=settings.accept_previous_code,
         wait_replicas=settings.redis_wait_replicas,
         wait_timeout_ms=settings.redis_wait_timeout_ms,
+        shares=settings.shares,
+        guard=settings.guard,
     )
 
 
 def _head(ref: VerificationRef) -> str:
     """The public id's first 32 hex digits (tag + slot): scripts append the rid's hex."""
     return ref.tag + ref.slot
-
-
-def _q(quota: Any) -> tuple[int, int]:
-    return int(quota.limit), int(quota.period)
 
 
 def _reason(value: str) -> NotFoundReason:

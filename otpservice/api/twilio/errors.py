@@ -73,6 +73,11 @@ POLICY_ERRORS: dict[str, tuple[int, int, str]] = {
         FRAUD_GUARD_BLOCKED,
         "Verification delivery attempt blocked: too many numbers under this prefix",
     ),
+    "fraud_guard": (
+        403,
+        FRAUD_GUARD_BLOCKED,
+        "Verification delivery attempt blocked: Fraud Guard",
+    ),
 }
 
 

@@ -4,7 +4,7 @@
 -- approval that wins writes it).
 -- KEYS[1] verification   KEYS[2] failure streak   KEYS[3] failures 24 h   KEYS[4] event stream
 -- ARGV[1] rid  ARGV[2] hash that was verified  ARGV[3] attempt token  ARGV[4] id head
--- Returns {"approved", attempts_left} | {"notfound", reason}
+-- Returns {"approved", attempts_left, phone} | {"notfound", reason}
 local v = load_verification(KEYS[1])
 if not v or v[RID] ~= ARGV[1] then return {'notfound', 'unknown'} end
 if v[HASH] ~= ARGV[2] and previous_hash(v, now_ms()) ~= ARGV[2] then
@@ -18,4 +18,4 @@ save_verification(KEYS[1], v)
 redis.call('DEL', KEYS[2])
 emit_verification_event(KEYS[4], 'verification.approved', v, ARGV[4],
   {attempts_remaining = v[ATTEMPTS], out_of_band = false})
-return {'approved', tostring(v[ATTEMPTS])}
+return {'approved', tostring(v[ATTEMPTS]), v[PHONE]}

@@ -1,0 +1,1 @@
+"""Runtime policy: the abuse policies an admin may change without a restart."""
