@@ -26,6 +26,7 @@ from otpservice.provider_config import (
 )
 from otpservice.throttling.admission import AdmissionSettings
 from otpservice.guard.settings import GuardSettings
+from otpservice.throttling.admission import AdmissionSettings
 from otpservice.throttling.policies import QUOTA_ENV, CheckBackoff, Limits, PrefixBurst, Quota
 from otpservice.throttling.shares import BudgetShares
 from otpservice.twilio_config import TwilioSettings, load_twilio

@@ -46,14 +46,12 @@ ClientIp = Annotated[
 ]
 Locale = Literal["en", "tr", "ar"]
 RateLimitKeys = Annotated[
-    dict[
-        Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")],
-        Annotated[str, Meta(min_length=1, max_length=128)],
-    ],
+    dict[str, str],
     Meta(
-        max_length=5,
-        description="Caller-defined rate-limit keys (name -> value, e.g. a user id): budgets "
-        "configured for a name in OTP_RATE_LIMIT_KEYS apply per value; other names are ignored.",
+        description="Caller-defined rate-limit keys, name -> value (e.g. a user id), at most "
+        "5; names are a-z, 0-9 and '_' (at most 32), values 1-128 characters. Budgets "
+        "configured for a name in OTP_RATE_LIMIT_KEYS apply per value; other names are "
+        "ignored. Anything else answers 422 invalid_request.",
         examples=[{"user_id": "42"}],
     ),
 ]

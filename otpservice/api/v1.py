@@ -24,7 +24,7 @@ from otpservice.api.schemas import (
     iso,
 )
 from otpservice.config import ClientKey
-from otpservice.domain.service import CreateRequest, VerificationService
+from otpservice.domain.service import CreateRequest, VerificationService, rate_limit_keys
 
 IdempotencyKey = Annotated[
     str | None,
@@ -116,7 +116,7 @@ class Verifications(Controller):
             purpose=data.purpose,
             locale=data.locale,
             client_ip=data.client_ip,
-            rate_limit_keys=tuple(sorted((data.rate_limit_keys or {}).items())),
+            rate_limit_keys=rate_limit_keys(data.rate_limit_keys),
         )
         verification, _ = await service.create(client, request, idempotency_key)
         return VerificationOut.of(verification)

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import ipaddress
 import math
+import re
 import secrets
 import time
 from collections.abc import Callable, Coroutine
@@ -81,6 +82,24 @@ class CreateRequest(msgspec.Struct, frozen=True):
     client_ip: str | None = None
     # Caller-defined rate-limit keys, sorted by name: budgets configured for a key apply.
     rate_limit_keys: tuple[tuple[str, str], ...] = ()
+
+
+RATE_KEY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_RATE_KEYS = 5
+
+
+def rate_limit_keys(given: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """A create's caller-defined rate-limit keys, checked and sorted by name."""
+    if not given:
+        return ()
+    if len(given) > MAX_RATE_KEYS:
+        raise InvalidRequest(f"rate_limit_keys: at most {MAX_RATE_KEYS} keys.")
+    for name, value in given.items():
+        if not RATE_KEY_NAME.match(name):
+            raise InvalidRequest("rate_limit_keys: names are a-z, 0-9 and '_' (at most 32).")
+        if not 1 <= len(value) <= 128 or not value.isprintable():
+            raise InvalidRequest("rate_limit_keys: values are 1-128 printable characters.")
+    return tuple(sorted(given.items()))
 
 
 class SendOptions(msgspec.Struct, frozen=True):
