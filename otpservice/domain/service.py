@@ -317,9 +317,7 @@ class VerificationService:
         except ProviderError as exc:
             definite = not exc.may_have_sent
             failure = SendFailure(vid, mode, exc.code, exc.result_code, exc.may_have_sent)
-            await self._release(
-                target, token, idem, added, definite=definite, failure=failure
-            )
+            await self._release(target, token, idem, added, definite=definite, failure=failure)
             self.telemetry.send("failed", exc.result_code)
             log.warning(
                 "verification.send_failed",
