@@ -15,6 +15,7 @@ import msgspec
 from otpservice.domain.codes import PRESETS, HashPreset, is_code_shape
 from otpservice.domain.phone import parse_phone
 from otpservice.errors import InvalidPhone
+from otpservice.guard.settings import GuardSettings
 from otpservice.provider_config import (
     LEGACY_NAME,
     ProviderConfigError,
@@ -24,8 +25,6 @@ from otpservice.provider_config import (
     Routes,
     load_providers,
 )
-from otpservice.throttling.admission import AdmissionSettings
-from otpservice.guard.settings import GuardSettings
 from otpservice.throttling.admission import AdmissionSettings
 from otpservice.throttling.policies import QUOTA_ENV, CheckBackoff, Limits, PrefixBurst, Quota
 from otpservice.throttling.shares import BudgetShares
