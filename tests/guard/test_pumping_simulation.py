@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgspec
@@ -56,7 +57,9 @@ def test_slow_pumping_for_a_day_guard_off_and_on(redis_url: str, tmp_path: Path)
             )
             return off, on
 
-        off, on = asyncio.run(both())
+        # Its own thread and loop: another suite's loop may still run on this one.
+        with ThreadPoolExecutor(1) as pool:
+            off, on = pool.submit(lambda: asyncio.run(both())).result()
     finally:
         second.stop()
     print(
