@@ -43,6 +43,7 @@ from otpservice.observability.balance import poll_forever
 from otpservice.observability.logging import configure_logging
 from otpservice.observability.metrics import Metrics
 from otpservice.observability.requests import RequestObservability, note_refusal
+from otpservice.process import exit_with_supervisor
 from otpservice.providers.routing import Router, RoutingTelemetry, build_router
 from otpservice.storage.connect import connect_redis
 from otpservice.storage.redis_store import AnyRedis, store_for
@@ -245,4 +246,5 @@ def create_app(
 
 def create_app_from_env() -> Litestar:
     """Entry point for ASGI servers (``--factory``): production settings from the environment."""
+    exit_with_supervisor()
     return create_app(load_settings())

@@ -123,6 +123,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # argon2 threads per worker: together, one per core. More threads than cores only
     # make hashes wait on each other and on the event loops (bench/: fewer flows/s and a
     # slower /healthz); OTP_HASH_WORKERS still wins when set.
+    from otpservice.process import mark_supervisor
+
+    mark_supervisor()  # its workers die with it (otpservice/process.py)
     if not os.environ.get("OTP_HASH_WORKERS", "").strip():
         per_worker = max(1, (os.cpu_count() or 1) // args.workers)
         os.environ["OTP_HASH_WORKERS"] = str(per_worker)

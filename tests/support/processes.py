@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,11 +54,12 @@ def serve(
             env={**os.environ, **env},
             stdout=sink,
             stderr=sink,
+            start_new_session=True,  # its own group: the workers are stopped with it
         )
         try:
             wait_for_port(port, 30)
             yield Served(proc, f"http://127.0.0.1:{port}", log)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the server and every worker it forked
+            proc.wait(10)
