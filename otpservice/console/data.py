@@ -242,7 +242,7 @@ class ConsoleData:
             until = dt.datetime.fromtimestamp(now + block.expires_in_seconds, tz=dt.UTC)
             reason = (
                 f"{evidence.get('approvals', 0)} approvals for {evidence.get('sends', 0)} sends"
-                f" within {evidence.get('window_seconds', '?')} s"
+                f" within {_duration(evidence.get('window_seconds'))}"
             )
             shown = {k: v for k, v in evidence.items() if k not in {"scope", "prefix", "at"}}
             rows.append(
@@ -405,6 +405,16 @@ def _id_key(entry_id: str) -> tuple[int, int]:
 
 def _newest_first(rows: Iterable[EventRow]) -> list[EventRow]:
     return sorted(rows, key=lambda row: _id_key(row.id.rpartition("_")[2]), reverse=True)
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
+        return "its window"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"
 
 
 def _ratio(part: int, whole: int) -> float | None:
