@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import json
 import os
 import secrets
 import shutil
@@ -207,18 +208,37 @@ def cmd_dev(args: argparse.Namespace) -> int:
     env.setdefault("OTP_SECRET", secrets.token_urlsafe(48))
     env.setdefault("OTP_API_KEYS", f"dev={client_key}")
     env.setdefault("OTP_ADMIN_API_KEYS", f"dev_admin={client_key}_admin")
-    env["OTP_PROVIDER_API_KEY"] = provider_key
-    env["OTP_PROVIDER_BASE_URL"] = f"{base}/simulator/api/v3"
-    env.setdefault("OTP_PROVIDER_SENDER_ID", "OTPSVC")
+    backup_key = "sim_" + secrets.token_urlsafe(18)
+    simulator_api = f"{base}/simulator/api/v3"
+    if args.providers == 2:
+        # Two simulator accounts, main then backup: break main to watch the failover.
+        env["OTP_PROVIDERS"] = json.dumps(
+            [
+                {"name": "main", "kind": "turkeysms", "base_url": simulator_api,
+                 "api_key": provider_key, "sender_id": "OTPSVC", "code_source": "provider"},
+                {"name": "backup", "kind": "turkeysms", "base_url": simulator_api,
+                 "api_key": backup_key, "sender_id": "BACKUP", "code_source": "local"},
+            ]
+        )  # fmt: skip
+        env["OTP_ROUTES"] = json.dumps({"default": ["main", "backup"]})
+        for name in ("OTP_PROVIDER_API_KEY", "OTP_PROVIDER_BASE_URL", "OTP_PROVIDER_SENDER_ID"):
+            env.pop(name, None)
+    else:
+        env["OTP_PROVIDER_API_KEY"] = provider_key
+        env["OTP_PROVIDER_BASE_URL"] = simulator_api
+        env.setdefault("OTP_PROVIDER_SENDER_ID", "OTPSVC")
     env.setdefault("OTP_LOG_FORMAT", "console")
     try:
         settings = _load(development=True, env=env)
         _ensure_local_redis(settings.redis_url, Path(".otpservice/redis"))
     except ConfigError as exc:
         return _fail(str(exc))
-    simulator = create_simulator(
-        SimulatorState.with_account(provider_key, sender_id=settings.provider_sender_id)
+    state = SimulatorState.with_account(
+        provider_key, sender_id=settings.provider_sender_id or "OTPSVC"
     )
+    if args.providers == 2:
+        state.add_account(backup_key, sender_id="BACKUP")
+    simulator = create_simulator(state)
     app = create_app(settings, extra_handlers=[mount_under("/simulator", simulator)])
     # Printed once to the terminal, never to the log.
     print(
@@ -228,6 +248,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 f"  service:   {base}",
                 f"  API key:   {client_key}   (admin: {client_key}_admin)",
                 f"  inbox:     {base}/simulator/inbox",
+                *(
+                    [
+                        "  providers: main, then backup (two simulator accounts). Empty main's"
+                        " balance to fail over:",
+                        f"             curl -s -X PATCH {base}/simulator/_admin/accounts/"
+                        f"{provider_key} -H 'Content-Type: application/json'"
+                        " -d '{\"local_balance_sms\": 0}'",
+                    ]
+                    if args.providers == 2
+                    else []
+                ),
                 f"  console:   {base}/console   (sign in with the admin key)",
                 f"  API docs:  {base}/schema/swagger",
                 "  try:      curl -s -X POST "
@@ -382,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
     dev = sub.add_parser("dev", help="run locally with Redis and the provider simulator")
+    dev.add_argument(
+        "--providers",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="simulator accounts to route over (2: main then backup, to show failover)",
+    )
     dev.add_argument("--port", type=int, default=8000)
     dev.set_defaults(func=cmd_dev)
     sim = sub.add_parser("simulator", help="run the Turkey SMS simulator on its own")

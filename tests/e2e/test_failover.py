@@ -333,3 +333,18 @@ def _wait_for_event(r: redis.Redis, etype: str, timeout: float = 10.0) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError(f"no {etype} event")
+
+
+def test_a_route_whose_every_breaker_is_open_answers_503_with_retry_after(
+    routed: Routed, sim: Sim
+) -> None:
+    sim.account(local_balance_sms=0)
+    breaker = {"OTP_BREAKER_MIN_FAILURES": "1", "OTP_BREAKER_COOLOFF_SECONDS": "120"}
+    with routed(routes={"default": ["main"]}, **breaker) as api:
+        assert api.create("+905321110121").status_code == 503  # TS-1027: the breaker opens
+        seen = _provider_requests(sim)
+        r = api.create("+905321110122")
+        assert r.status_code == 503 and r.json()["code"] == "provider_unavailable"
+        assert 100 <= int(r.headers["Retry-After"]) <= 120
+        assert _provider_requests(sim) == seen  # main was not asked
+    assert sim.all_messages() == []

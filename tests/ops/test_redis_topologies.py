@@ -3,6 +3,7 @@ with a failover mid-flow and WAIT), an ACL user, and TLS."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis as redis_py
 
 from tests.ops.conftest import Api, Sim, service_env
-from tests.support.servers import ServiceServer
+from tests.support.servers import ServiceServer, free_port
 from tests.support.topologies import ClusterProcesses, SentinelProcesses, acl_redis, tls_redis
 
 pytestmark = pytest.mark.slow
@@ -255,3 +257,37 @@ def test_tls_with_a_private_ca(tmp_path: Path, sim: Sim) -> None:
         # Without the CA the server's certificate is not trusted: not ready, fail closed.
         with ServiceServer(service_env(f"rediss://127.0.0.1:{port}/0", sim)) as service:
             assert httpx.get(f"{service.url}/readyz").status_code == 503
+
+
+def test_cluster_breaker_and_failover(cluster_env: dict[str, str], sim: Sim) -> None:
+    """The breaker's {g} scripts and its events on 3 primaries: main refuses connections,
+    backup (the simulator) sends; after two failures main is skipped, and the opening is an
+    event of otp:{g}:ev."""
+    closed = f"http://127.0.0.1:{free_port()}/api/v3"
+    providers = [
+        {"name": "main", "kind": "turkeysms", "base_url": closed, "api_key": "unused-key-0001"},
+        {"name": "backup", "kind": "turkeysms", "base_url": sim.api,
+         "api_key": cluster_env["OTP_PROVIDER_API_KEY"], "sender_id": "OTPSVC"},
+    ]  # fmt: skip
+    env = {
+        **cluster_env,
+        "OTP_PROVIDERS": json.dumps(providers),
+        "OTP_PROVIDER_API_KEY": "",
+        "OTP_PROVIDER_BASE_URL": "",
+        "OTP_PROVIDER_SENDER_ID": "",
+        "OTP_BREAKER_MIN_FAILURES": "2",
+    }
+    with ServiceServer(env) as server:
+        api = Api(server.url)
+        for phone in ("+905321110301", "+905441110302", "+905551110303"):
+            end_to_end(api, sim, phone)
+        metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'otp_provider_sends_total{outcome="refused",provider="main"} 2.0' in metrics
+    assert 'otp_provider_sends_total{outcome="skipped",provider="main"} 1.0' in metrics
+    node = cluster_env["OTP_REDIS_URL"]
+    client = redis_py.RedisCluster.from_url(node, decode_responses=True)
+    try:
+        types = [fields["t"] for _, fields in client.xrange("otp:{g}:ev")]
+    finally:
+        client.close()
+    assert types.count("provider.breaker_opened") == 1
