@@ -15,7 +15,7 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError
 
-from otpservice.console.counters import DAY_MS, HOUR_MS
+from otpservice.console.counters import DAY_MS, HOUR_MS, Counters
 from otpservice.domain.models import phone_tag
 from otpservice.domain.phone import parse_phone
 from otpservice.errors import InvalidPhone, InvalidRequest, StorageUnavailable
@@ -47,6 +47,7 @@ ALERT_TYPES = frozenset(
 )
 ALERT_SCAN = 500  # the shared stream's latest entries looked at for alerts
 ALERTS_SHOWN = 10
+PREFIXES_SHOWN = 100
 # A window is its last N clock hours, the current one included.
 WINDOW_HOURS = {"hour": 1, "day": 24, "week": 168}
 
@@ -149,6 +150,7 @@ class ConsoleData:
         self.state = state
         self._balances: tuple[float, list[BalanceRow]] | None = None
         self._balance_lock = asyncio.Lock()
+        self._counter_reader: Counters | None = None
 
     async def balances(self) -> list[BalanceRow]:
         """Each provider account's balance (Turkey SMS accounts; send hooks have none)."""
@@ -213,8 +215,27 @@ class ConsoleData:
             rows.append(BreakerRow(name, shown))
         return rows
 
+    def _counters(self) -> Counters:
+        redis = self.state.store.redis
+        if self._counter_reader is None or self._counter_reader.redis is not redis:
+            self._counter_reader = Counters(redis)
+        return self._counter_reader
+
     async def _window_stats(self) -> tuple[list[WindowStats], dict[str, Any], list[str]]:
-        return [], {}, ["statistics (event log)"]
+        now_ms = int(time.time() * 1000)
+        hour = now_ms // HOUR_MS * HOUR_MS
+        since = hour - (WINDOW_HOURS["week"] - 1) * HOUR_MS
+        hourly: Counter[tuple[int, str]] = Counter()
+        refusals: Counter[tuple[int, str]] = Counter()
+        for day in await self._counters().days(since, now_ms):
+            hourly.update(day.hourly)
+            refusals.update(day.refusals)
+        windows = [
+            _window(name, hour - (n - 1) * HOUR_MS, hourly, refusals)
+            for name, n in WINDOW_HOURS.items()
+        ]
+        waiting = [] if await self._counters().kept() else ["statistics (none folded yet)"]
+        return windows, _charts(hour, hourly, windows), waiting
 
     async def overview(self) -> Overview:
         windows, charts, waiting = await self._window_stats()
@@ -228,7 +249,33 @@ class ConsoleData:
         )
 
     async def geography(self, window: str) -> Geography:
-        return Geography([], [], 1, 1, waiting="Volumes arrive with the event log statistics.")
+        """Volume and conversion per country and per prefix over the window's hours (the
+        prefixes: the busiest PREFIXES_SHOWN)."""
+        now_ms = int(time.time() * 1000)
+        since = now_ms // HOUR_MS * HOUR_MS - (WINDOW_HOURS[window] - 1) * HOUR_MS
+        areas = await self._counters().areas(since, now_ms)
+
+        def rows(kind: str) -> list[AreaRow]:
+            found = [
+                AreaRow(
+                    key=key or "–",
+                    started=c["started"],
+                    approved=c["approved"],
+                    parts=c["parts"],
+                    conversion=_ratio(c["approved"], c["started"]),
+                )
+                for (k, key), c in areas.items()
+                if k == kind and c["started"]
+            ]
+            return sorted(found, key=lambda r: (-r.started, r.key))
+
+        countries, prefixes = rows("country"), rows("prefix")[:PREFIXES_SHOWN]
+        return Geography(
+            countries,
+            prefixes,
+            max((r.started for r in countries), default=1),
+            max((r.started for r in prefixes), default=1),
+        )
 
     async def blocks(self) -> tuple[list[BlockRow], str]:
         """The fraud guard's active blocks with their evidence (guard/store.py)."""
