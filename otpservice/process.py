@@ -27,9 +27,7 @@ def mark_supervisor() -> None:
 def exit_with_supervisor() -> None:
     """In a worker forked by `serve`'s server: be killed when that server dies. Does
     nothing in the supervisor itself (one process, no fork) or outside Linux."""
-    if not sys.platform.startswith("linux") or os.environ.get(SUPERVISOR_PID) != str(
-        os.getppid()
-    ):
+    if not sys.platform.startswith("linux") or os.environ.get(SUPERVISOR_PID) != str(os.getppid()):
         return
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:

@@ -162,6 +162,7 @@ _ADMIN_MEANINGS = {
     503: "Redis is unavailable; nothing was changed.",
 }
 WEBHOOKS = problems(ADMIN, _ADMIN_MEANINGS)
+ADMIN_PROVIDERS = problems(ADMIN, _ADMIN_MEANINGS)
 WEBHOOK = problems({**ADMIN, **BAD_ID, 404: ("webhook_not_found",)}, _ADMIN_MEANINGS)
 WEBHOOK_POST = problems(
     {**ADMIN, **BAD_ID, 404: ("webhook_not_found",), 415: ("unsupported_media_type",)},

@@ -65,6 +65,7 @@ class Breakers:
         self._lease_ms = int(probe_lease * 1000)
         self._gate = redis.register_script(_source("breaker_gate"))
         self._record = redis.register_script(_source("breaker_record"))
+        self._read = redis.register_script(_source("breaker_read"))
 
     @property
     def enabled(self) -> bool:
@@ -89,6 +90,16 @@ class Breakers:
         if state == "probe":
             return Pass(True, probe=token)
         return Pass(False, wait_seconds=float(_text(reply[1])) / 1000)
+
+    async def read(self, provider: str) -> tuple[BreakerState, float]:
+        """The breaker as Redis holds it, and the seconds until it lets a probe through."""
+        if not self.enabled:
+            return BreakerState.CLOSED, 0.0
+        reply = await self._call(self._read, [breaker_key(provider)], [])
+        state = {"closed": BreakerState.CLOSED, "half": BreakerState.HALF_OPEN}.get(
+            _text(reply[0]), BreakerState.OPEN
+        )
+        return state, float(_text(reply[1])) / 1000
 
     async def record(
         self, provider: str, passed: Pass, *, ok: bool, result_code: str | None

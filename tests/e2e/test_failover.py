@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from otpservice.simulator.state import mask_key
-from tests.e2e.conftest import CODE, PROVIDER_KEY, Api, Sim, service_env
+from tests.e2e.conftest import ADMIN_KEY, CODE, PROVIDER_KEY, Api, Sim, service_env
 from tests.support.hook_receiver import HookReceiver, running_hook_receiver
 from tests.support.servers import ServiceServer, free_port
 
@@ -347,4 +347,13 @@ def test_a_route_whose_every_breaker_is_open_answers_503_with_retry_after(
         assert r.status_code == 503 and r.json()["code"] == "provider_unavailable"
         assert 100 <= int(r.headers["Retry-After"]) <= 120
         assert _provider_requests(sim) == seen  # main was not asked
+        view = api.as_client(ADMIN_KEY).http.get("/v1/admin/providers")
+        assert view.status_code == 200
+        (main,) = [p for p in view.json()["providers"] if p["name"] == "main"]
+        assert main["breaker"] == "open" and 100 <= main["breaker_retry_seconds"] <= 120
+        assert view.json()["routes"] == [
+            {"key": "default", "providers": ["main"], "failover_on_uncertain": False}
+        ]
+        assert PROVIDER_KEY not in view.text and BACKUP_KEY not in view.text
+        assert api.http.get("/v1/admin/providers").status_code == 403  # not an admin key
     assert sim.all_messages() == []

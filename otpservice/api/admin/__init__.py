@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
+from otpservice.api.admin.providers import AdminProviders
 from otpservice.api.admin.webhooks import AdminWebhooks
 from otpservice.api.auth import provide_admin
 
@@ -14,7 +15,7 @@ def admin_router() -> Router:
 
     return Router(
         path="/v1/admin",
-        route_handlers=[AdminWebhooks],
+        route_handlers=[AdminWebhooks, AdminProviders],
         dependencies={
             "client": Provide(provide_admin),
             "service": Provide(provide_service_after_client, sync_to_thread=False),
