@@ -74,3 +74,22 @@ def test_a_check_after_the_delays_retry_after_is_not_refused(
         assert wait >= 1
         time.sleep(wait)
         assert api.check(vid, code).json()["status"] == "approved"
+
+
+def test_expires_at_is_exact_to_the_second_both_ways(
+    make_service: ServiceFactory, sim: Sim
+) -> None:
+    """The code works until the stated expires_at, and from then on a create starts a new
+    verification (with max_sends 1, one a moment early would be refused as a resend)."""
+    with make_service(OTP_CODE_TTL_SECONDS="2", OTP_MAX_SENDS="1") as api:
+        phones = [f"+90532123453{n}" for n in range(4)]
+        created = [api.create(phone).json() for phone in phones]
+        until = _epoch(created[0]["expires_at"])
+        _sleep_until(until - 0.3)
+        approved = api.check(created[0]["id"], sim.last_code(phones[0]))
+        assert approved.json()["status"] == "approved", approved.text
+        for phone, first in zip(phones[1:], created[1:], strict=True):
+            _sleep_until(_epoch(first["expires_at"]))
+            again = api.create(phone)
+            assert again.status_code == 201, again.text
+            assert again.json()["id"] != first["id"] and again.json()["sends"] == 1

@@ -10,7 +10,10 @@
 -- Returns the verification's fields, or {"lost"} when the lock or the slot changed.
 local now = now_ms()
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'lost'} end
-local ex = now + tonumber(ARGV[5])
+-- Expiry falls on a whole second, rounded up: the API states it to the second, and it is
+-- both "valid until" and "a new verification from": acting at that second is neither early
+-- nor late. (The resend time need not: the API rounds it up, which only ever waits longer.)
+local ex = math.ceil((now + tonumber(ARGV[5])) / 1000) * 1000
 local v
 if ARGV[2] == 'resend' then
   v = load_verification(KEYS[1])
