@@ -43,6 +43,7 @@ from otpservice.observability.balance import poll_forever
 from otpservice.observability.logging import configure_logging
 from otpservice.observability.metrics import Metrics
 from otpservice.observability.requests import RequestObservability, note_refusal
+from otpservice.policy.runtime import RuntimePolicy
 from otpservice.process import exit_with_supervisor
 from otpservice.providers.routing import Router, RoutingTelemetry, build_router
 from otpservice.storage.connect import connect_redis
@@ -176,6 +177,25 @@ def create_app(
         app.state.metrics = metrics
         app.state.admission = admission
         admission.start()
+
+        def apply_policy(applied: Settings) -> None:
+            # Runtime policy: each holder of a policy takes the new snapshot whole.
+            app.state.settings = service.settings = applied
+            store.apply_policy(
+                applied.limits,
+                applied.shares,
+                applied.guard,
+                max_checks=applied.max_checks,
+                max_sends=applied.max_sends,
+                resend_cooldown_seconds=applied.resend_cooldown_seconds,
+            )
+            guard.apply_policy(applied.guard)
+
+        policy = RuntimePolicy(store, settings, apply_policy, on_version=metrics.policy_changes.inc)
+        app.state.policy = policy
+        with contextlib.suppress(Exception):  # Redis down at start: the watcher catches up
+            await policy.refresh()
+        policy_watch = asyncio.create_task(policy.watch())
         poller: asyncio.Task[None] | None = None
         if settings.balance_poll_seconds > 0 and isinstance(g, Router):
             poller = asyncio.create_task(
@@ -189,6 +209,9 @@ def create_app(
         try:
             yield
         finally:
+            policy_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await policy_watch
             if poller is not None:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

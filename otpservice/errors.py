@@ -4,7 +4,8 @@ OtpError
 ├── InvalidRequest            bad input the caller can fix            (invalid_request)
 │   ├── InvalidPhone          not a valid mobile number               (invalid_phone)
 │   │   └── NotMobile         a valid number that takes no SMS (landline) (invalid_phone)
-│   └── InvalidCode           code not of the configured shape        (invalid_code)
+│   ├── InvalidCode           code not of the configured shape        (invalid_code)
+│   └── InvalidPolicy         a runtime policy change the env would refuse (invalid_policy)
 ├── Unauthorized              missing or unknown client key           (unauthorized)
 ├── Forbidden                 key lacks the scope                     (forbidden)
 │   └── CsrfFailed            console form without its session's token (csrf_failed)
@@ -13,6 +14,8 @@ OtpError
 ├── VerificationNotFound      not pending any more, or never was       (verification_not_found)
 ├── WebhookNotFound           no such webhook endpoint                (webhook_not_found)
 ├── DeadLetterNotFound        no such dead letter at that endpoint    (dead_letter_not_found)
+├── BlockNotFound             no such active fraud guard block        (block_not_found)
+├── PolicyConflict            another policy change landed meanwhile  (policy_conflict)
 ├── RateLimited               a throttling policy refused             (rate_limited)
 ├── IdempotencyConflict       same key, different body                (idempotency_conflict)
 ├── IdempotencyInProgress     same key still being served             (idempotency_in_progress)
@@ -114,6 +117,23 @@ class VerificationNotFound(OtpError):
 class WebhookNotFound(OtpError):
     code = "webhook_not_found"
     title = "Webhook endpoint not found"
+
+
+class BlockNotFound(OtpError):
+    code = "block_not_found"
+    title = "No such fraud guard block"
+
+
+class InvalidPolicy(InvalidRequest):
+    """A runtime policy change the environment would refuse too; nothing was changed."""
+
+    code = "invalid_policy"
+    title = "Invalid policy change"
+
+
+class PolicyConflict(OtpError):
+    code = "policy_conflict"
+    title = "The policy changed meanwhile; nothing was changed"
 
 
 class DeadLetterNotFound(OtpError):

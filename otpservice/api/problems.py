@@ -25,6 +25,8 @@ STATUS: list[tuple[type[errors.OtpError], int]] = [
     (errors.VerificationNotFound, 404),
     (errors.WebhookNotFound, 404),
     (errors.DeadLetterNotFound, 404),
+    (errors.BlockNotFound, 404),
+    (errors.PolicyConflict, 409),
     (errors.IdempotencyConflict, 409),
     (errors.IdempotencyInProgress, 409),
     (errors.InvalidRequest, 422),

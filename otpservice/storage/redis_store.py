@@ -66,6 +66,8 @@ SCRIPTS = (
     "verification_load",
     "guard_approve",
     "guard_unblock",
+    "policy_set",
+    "policy_load",
 )
 
 

@@ -56,12 +56,17 @@ CONFIG: dict[str, Any] = {
     },
     "dictionaries": {"phones": {"values": PHONES}},
     "parameters": {"body.phone": {"dictionary": "phones", "probability": 0.6}},
-    # The balance is for admin keys; with a client key it is 403 by design.
+    # The balance and /v1/admin are for admin keys; with a client key they are 403 by design.
     "operations": [
-        {
-            "include-operation-id": "getProviderBalance",
-            "headers": {"Authorization": f"Bearer {ADMIN_KEY}"},
-        }
+        {"include-operation-id": operation, "headers": {"Authorization": f"Bearer {ADMIN_KEY}"}}
+        for operation in (
+            "getProviderBalance",
+            "listGuardBlocks",
+            "deleteGuardBlock",
+            "getPolicies",
+            "changePolicies",
+            "resetPolicies",
+        )
     ],
 }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
+from otpservice.api.admin.guard import AdminGuard
+from otpservice.api.admin.policies import AdminPolicies
 from otpservice.api.admin.providers import AdminProviders
 from otpservice.api.admin.webhooks import AdminWebhooks
 from otpservice.api.auth import provide_admin
@@ -15,7 +17,7 @@ def admin_router() -> Router:
 
     return Router(
         path="/v1/admin",
-        route_handlers=[AdminWebhooks, AdminProviders],
+        route_handlers=[AdminWebhooks, AdminProviders, AdminGuard, AdminPolicies],
         dependencies={
             "client": Provide(provide_admin),
             "service": Provide(provide_service_after_client, sync_to_thread=False),
