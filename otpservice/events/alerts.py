@@ -24,13 +24,18 @@ class BalanceAlerts:
         self.low_balance_sms = low_balance_sms
         self._scripts = register(redis, "balance_low")
 
-    async def reading(self, balance: Balance) -> bool:
-        """Record one poll's reading; True when this call emitted the event."""
+    async def reading(
+        self, balance: Balance, provider: str = "primary", threshold: int | None = None
+    ) -> bool:
+        """Record one poll's reading of ``provider``'s account (each has its own crossing
+        state); True when this call emitted the event."""
+        state = BALANCE_STATE if provider == "primary" else f"{BALANCE_STATE}:{provider}"
+        low = self.low_balance_sms if threshold is None else threshold
         try:
             async with asyncio.timeout(OPERATION_TIMEOUT):
                 emitted = await self._scripts["balance_low"](
-                    keys=[BALANCE_STATE, keys.SHARED_EVENTS],
-                    args=[balance.local_sms, self.low_balance_sms, balance.international_tl],
+                    keys=[state, keys.SHARED_EVENTS],
+                    args=[balance.local_sms, low, balance.international_tl, provider],
                 )
         except (RedisError, TimeoutError) as exc:
             raise StorageUnavailable("Storage is unavailable.") from exc

@@ -16,13 +16,14 @@ from otpservice.providers.routing import Router
 log = structlog.get_logger("otpservice.balance")
 
 
-OnReading = Callable[[Balance], Awaitable[object]]
+# (reading, provider name, its low-balance threshold)
+OnReading = Callable[[Balance, str, int], Awaitable[object]]
 
 
 async def poll_once(router: Router, metrics: Metrics, on_reading: OnReading | None = None) -> bool:
     """One poll of every account. Failures are counted and logged, never raised.
-    ``on_reading`` gets each successful reading of the primary account (the
-    provider.balance_low event, events/alerts.py)."""
+    ``on_reading`` gets each successful reading of each account (the provider.balance_low
+    event, events/alerts.py)."""
     primary = router.primary_account()
     every_ok = True
     for provider in router.providers.values():
@@ -53,11 +54,11 @@ async def poll_once(router: Router, metrics: Metrics, on_reading: OnReading | No
             )
         if provider is primary:
             metrics.balance(balance.local_sms, balance.international_tl, time.time())
-            if on_reading is not None:
-                try:
-                    await on_reading(balance)
-                except Exception as exc:  # Redis down: the gauge and the log line still hold
-                    log.warning("provider.balance_event_failed", error=type(exc).__name__)
+        if on_reading is not None:
+            try:
+                await on_reading(balance, provider.name, provider.low_balance_sms)
+            except Exception as exc:  # Redis down: the gauge and the log line still hold
+                log.warning("provider.balance_event_failed", error=type(exc).__name__)
     return every_ok
 
 

@@ -357,3 +357,33 @@ def test_a_route_whose_every_breaker_is_open_answers_503_with_retry_after(
         assert PROVIDER_KEY not in view.text and BACKUP_KEY not in view.text
         assert api.http.get("/v1/admin/providers").status_code == 403  # not an admin key
     assert sim.all_messages() == []
+
+
+def test_a_provider_low_on_balance_moves_to_the_end_of_its_routes(
+    routed: Routed, sim: Sim, redis_url: str
+) -> None:
+    sim.account(local_balance_sms=40)
+    with routed(main={"low_balance_sms": 50}, OTP_BALANCE_POLL_SECONDS="0.2") as api:
+        admin = api.as_client(ADMIN_KEY).http
+
+        def main_is_low() -> bool:
+            view = admin.get("/v1/admin/providers").json()["providers"]
+            return any(p["name"] == "main" and p["low_balance"] for p in view)
+
+        deadline = time.monotonic() + 10
+        while not main_is_low():
+            assert time.monotonic() < deadline, "main never polled as low"
+            time.sleep(0.05)
+        # Still able to send, but used last: backup sends first.
+        sends_and_checks(api, sim, BACKUP_KEY, "+905321110131")
+        sim.account(local_balance_sms=500)
+        deadline = time.monotonic() + 10
+        while main_is_low():
+            assert time.monotonic() < deadline, "main never polled above its threshold"
+            time.sleep(0.05)
+        sends_and_checks(api, sim, PROVIDER_KEY, "+905321110132")
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    low = [
+        json.loads(f["d"]) for _, f in r.xrange("otp:{g}:ev") if f["t"] == "provider.balance_low"
+    ]
+    assert [(d["provider"], d["local_sms"], d["threshold"]) for d in low] == [("main", 40, 50)]

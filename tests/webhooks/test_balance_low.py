@@ -44,6 +44,11 @@ def test_balance_low_is_one_event_per_crossing(
         events = low_events(redis_url)
     assert len(first) == 1
     assert len(events) == 2
-    assert first[0]["d"] == {"local_sms": 400, "threshold": 500, "international_tl": 1000}
+    assert first[0]["d"] == {
+        "local_sms": 400,
+        "threshold": 500,
+        "international_tl": 1000,
+        "provider": "primary",
+    }
     assert events[1]["d"]["local_sms"] == 100  # type: ignore[index]
     assert first[0]["c"] == "" and first[0]["ph"] == ""
