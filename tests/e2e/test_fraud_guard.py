@@ -123,3 +123,22 @@ def test_guard_off_judges_nothing(make_service: ServiceFactory, sim: Sim, redis_
         for i in range(6):
             assert api.create(number(i)).status_code == 201
     assert not events(redis_url, "guard.blocked")
+
+
+def test_a_guard_refusal_costs_one_script_and_no_provider_call(
+    make_service: ServiceFactory, sim: Sim, redis_url: str
+) -> None:
+    """No more than today's refusals: the guard's check is folded into the shared step."""
+    r = redis.Redis.from_url(redis_url)
+    with make_service(**GUARD) as api:
+        for i in range(3):
+            assert api.create(number(i)).status_code == 201
+        assert api.create(number(3)).json()["policy"] == "fraud_guard"  # the deciding send
+        sent = len(sim.all_messages())
+        r.config_resetstat()
+        assert api.create(number(4)).json()["policy"] == "fraud_guard"
+        stats = r.info("commandstats")
+        calls = {k: int(v["calls"]) for k, v in stats.items() if k.startswith("cmdstat_")}
+        assert calls.get("cmdstat_evalsha", 0) + calls.get("cmdstat_eval", 0) == 1
+        assert len(sim.all_messages()) == sent
+    r.close()

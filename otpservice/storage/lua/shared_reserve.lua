@@ -103,7 +103,9 @@ if ARGV[8] == '1' then
       end
     end
   end
-  if g.mode > 0 then gadded = guard_record(G, g, ARGV[4], now) end
+  -- Only numbers the guard judges are its evidence: a returning customer or a safe number
+  -- neither counts against its prefix nor for it.
+  if judged then gadded = guard_record(G, g, ARGV[4], now) end
 end
 
 if ARGV[1] == '1' then
