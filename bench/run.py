@@ -109,6 +109,7 @@ def service_env(redis_port: int, sim_port: int, preset: str, n_test: int) -> dic
         "OTP_PROVIDER_SENDER_ID": "OTPSVC",
         "OTP_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "OTP_HASH_PRESET": preset,
+        "OTP_ALLOW_INSECURE": "1",  # the simulator over plain http; the test preset
         "OTP_TEST_NUMBERS": ",".join(f"{CLIENT}:{n}={TEST_CODE}" for n in test_numbers(n_test)),
         "OTP_LIMIT_IP_HOUR": "1",
         "OTP_PREFIX_BURST_NUMBERS": "1000000",

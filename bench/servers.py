@@ -226,6 +226,7 @@ def main() -> None:
             "OTP_PROVIDER_SENDER_ID": "OTPSVC",
             "OTP_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "OTP_HASH_PRESET": "owasp",
+            "OTP_ALLOW_INSECURE": "1",  # the simulator over plain http
             "OTP_LOG_LEVEL": "WARNING",
             "OTP_BALANCE_POLL_SECONDS": "0",
             "OTP_LIMIT_PHONE_10M": "1",

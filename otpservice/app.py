@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import structlog
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
@@ -23,6 +24,7 @@ from otpservice import __version__
 from otpservice.api.admin import admin_router
 from otpservice.api.admission import AdmissionControl
 from otpservice.api.body import JsonRequest
+from otpservice.api.edge import HttpEdge
 from otpservice.api.health import healthz, readyz
 from otpservice.api.metrics import metrics_endpoint
 from otpservice.api.openapi import ClosedStructSchemas
@@ -233,6 +235,8 @@ def create_app(
         settings.log_level,
         secrets=settings.secret_values,
     )
+    for finding in settings.insecure_allowed:  # OTP_ALLOW_INSECURE=1: said at every start
+        structlog.get_logger("otpservice.config").warning("config.insecure", setting=finding)
     app = Litestar(
         route_handlers=[
             v1_router(),
@@ -241,14 +245,15 @@ def create_app(
             healthz,
             readyz,
             metrics_endpoint,
-            docs_assets_router(),
+            *([docs_assets_router()] if settings.api_docs else []),
             *([console_router()] if settings.console else []),
             *extra_handlers,
         ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[note_refusal],
-        openapi_config=openapi_config(),
+        # Off unless OTP_API_DOCS (on under `otpservice dev`): no key guards /schema.
+        openapi_config=openapi_config() if settings.api_docs else None,
         template_config=template_config(),
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,
@@ -259,8 +264,12 @@ def create_app(
     )
     # Outside the router, so unmatched paths get a request id, a log line and a count too.
     # Inside it, admission control sheds a flooding client before Litestar does any work.
+    # Inside that, every body must arrive in time (api/edge.py).
     app.asgi_handler = RequestObservability(
-        AdmissionControl(app.asgi_handler, admission, settings),
+        HttpEdge(
+            AdmissionControl(app.asgi_handler, admission, settings),
+            body_timeout=settings.server.body_timeout_seconds,
+        ),
         metrics,
         skip_log=frozenset({"/healthz", "/readyz", "/metrics"}),
     )

@@ -11,7 +11,9 @@ import re
 from collections.abc import Mapping
 
 import msgspec
+import phonenumbers
 
+from otpservice.config_checks import insecure_findings, provider_url_problem
 from otpservice.domain.codes import PRESETS, HashPreset, is_code_shape
 from otpservice.domain.phone import parse_phone
 from otpservice.errors import InvalidPhone
@@ -38,6 +40,7 @@ from otpservice.webhooks_config import (
 
 CLIENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LOCALES = ("en", "tr", "ar")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(Exception):
@@ -53,6 +56,14 @@ class ClientKey(msgspec.Struct, frozen=True):
     test_numbers: Mapping[str, str] = msgspec.field(default_factory=dict)  # E.164 -> code
     webotp_domain: str | None = None
     app_hash: str | None = None
+
+
+class ServerLimits(msgspec.Struct, frozen=True):
+    """How ``serve`` bounds connections (granian) and request bodies (api/edge.py)."""
+
+    max_connections: int = 10_000  # per worker; a connection that holds one costs a socket
+    header_timeout_seconds: int = 10  # also how long an idle keep-alive connection is kept
+    body_timeout_seconds: float = 10.0
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,6 +132,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def secret_values(self) -> tuple[str | bytes, ...]:
         """What the log redaction removes wherever it appears."""
         return (self.secret, self.provider_api_key, *self.providers.secrets)
+
+    server: ServerLimits = ServerLimits()
+    api_docs: bool = False
+    # Development-only settings that OTP_ALLOW_INSECURE=1 let through (warned at every start).
+    insecure_allowed: tuple[str, ...] = ()
 
     @property
     def admin_clients(self) -> tuple[ClientKey, ...]:
@@ -238,6 +254,7 @@ def _clients(env: Mapping[str, str], code_length: int, region: str) -> tuple[Cli
     hashes = dict(_pairs(env, "OTP_CLIENT_APP_HASHES"))
     clients: list[ClientKey] = []
     seen: set[str] = set()
+    digests: set[bytes] = set()
     for var, admin in (("OTP_API_KEYS", False), ("OTP_ADMIN_API_KEYS", True)):
         for name, spec in _pairs(env, var):
             if not CLIENT_NAME.match(name):
@@ -249,6 +266,11 @@ def _clients(env: Mapping[str, str], code_length: int, region: str) -> tuple[Cli
                 digest = key_digest(spec)
             except ConfigError as exc:
                 raise ConfigError(f"{var}: {exc}") from exc
+            if digest in digests:
+                # Authentication would take whichever entry it met first: one key is one
+                # client, so a key listed as a client and as an admin is refused.
+                raise ConfigError(f"{var}: a key is listed twice (OTP_API_KEYS/OTP_ADMIN_API_KEYS)")
+            digests.add(digest)
             clients.append(
                 ClientKey(
                     name=name,
@@ -271,6 +293,21 @@ def _admission(env: Mapping[str, str]) -> AdmissionSettings:
         client_in_flight=_int(env, "OTP_ADMISSION_CLIENT_IN_FLIGHT", 32, 1, 100_000),
         queue_seconds=_float(env, "OTP_ADMISSION_QUEUE_SECONDS", 0.25, 0.0, 30.0),
         lag_target_seconds=_float(env, "OTP_ADMISSION_LAG_TARGET_SECONDS", 0.02, 0.001, 10.0),
+    )
+
+
+def _server(env: Mapping[str, str]) -> ServerLimits:
+    base = ServerLimits()
+    return ServerLimits(
+        max_connections=_int(
+            env, "OTP_SERVER_MAX_CONNECTIONS", base.max_connections, 16, 1_000_000
+        ),
+        header_timeout_seconds=_int(
+            env, "OTP_SERVER_HEADER_TIMEOUT_SECONDS", base.header_timeout_seconds, 1, 60
+        ),
+        body_timeout_seconds=_float(
+            env, "OTP_SERVER_BODY_TIMEOUT_SECONDS", base.body_timeout_seconds, 0.1, 300
+        ),
     )
 
 
@@ -298,6 +335,8 @@ def policy_fields(
     )
     if not countries:
         raise ConfigError("OTP_ALLOWED_COUNTRIES must name at least one country")
+    if any(c not in phonenumbers.SUPPORTED_REGIONS for c in countries):
+        raise ConfigError("OTP_ALLOWED_COUNTRIES must list ISO 3166 country codes such as TR")
 
     def prefixes(name: str) -> tuple[str, ...]:
         items = tuple(p.strip().lstrip("+") for p in env.get(name, "").split(",") if p.strip())
@@ -373,6 +412,35 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         raise ConfigError("OTP_CONSOLE needs an admin key in OTP_ADMIN_API_KEYS to sign in with")
     from otpservice.policy.variables import runtime_variables
 
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError("OTP_DEFAULT_REGION must be an ISO 3166 country code such as TR")
+    log_level = env.get("OTP_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"OTP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    provider_urls = [
+        (
+            "OTP_PROVIDER_BASE_URL" if p.name == LEGACY_NAME else f"OTP_PROVIDERS ({p.name})",
+            p.base_url if p.kind == "turkeysms" else p.url,
+        )
+        for p in providers.providers
+    ]
+    for setting, url in provider_urls:
+        problem = provider_url_problem(setting, url)
+        if problem:
+            raise ConfigError(problem)
+    preset = _hash_preset(env)
+    insecure = insecure_findings(
+        secret=secret,
+        preset_name=env.get("OTP_HASH_PRESET", "").strip(),
+        preset=preset,
+        provider_urls=provider_urls,
+    )
+    allow_insecure = _bool(env, "OTP_ALLOW_INSECURE", False)
+    if insecure and not (development or allow_insecure):
+        raise ConfigError(
+            f"{insecure[0]}; refused outside `otpservice dev` unless OTP_ALLOW_INSECURE=1"
+        )
+
     policy = policy_fields(env, region, tuple(c.name for c in clients))
     return Settings(
         secret=secret.encode(),
@@ -393,19 +461,22 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         code_ttl_seconds=code_ttl_seconds,
         accept_previous_code=_bool(env, "OTP_ACCEPT_PREVIOUS_CODE", True),
         default_region=region,
-        hash_preset=_hash_preset(env),
+        hash_preset=preset,
         hash_workers=_int(env, "OTP_HASH_WORKERS", 0, 0, 256),
         templates=templates,
         idempotency_ttl_seconds=_int(env, "OTP_IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 7 * 86_400),
         max_body_bytes=_int(env, "OTP_MAX_BODY_BYTES", 16_384, 256, 1_048_576),
         log_format=log_format,
-        log_level=env.get("OTP_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        log_level=log_level,
         balance_poll_seconds=_float(env, "OTP_BALANCE_POLL_SECONDS", 300.0, 0, 86_400),
         low_balance_sms=low_balance_sms,
         development=development,
         admission=_admission(env),
         console=console,
         console_session_seconds=_int(env, "OTP_CONSOLE_SESSION_SECONDS", 28_800, 300, 7 * 86_400),
+        server=_server(env),
+        api_docs=_bool(env, "OTP_API_DOCS", development),
+        insecure_allowed=tuple(insecure) if allow_insecure and not development else (),
         twilio=load_twilio(
             env,
             clients={c.name: c.test_numbers for c in clients},

@@ -20,6 +20,7 @@ OtpError
 ├── IdempotencyConflict       same key, different body                (idempotency_conflict)
 ├── IdempotencyInProgress     same key still being served             (idempotency_in_progress)
 ├── StorageUnavailable        Redis unreachable or write not acknowledged (storage_unavailable)
+├── MetricsUnavailable        /metrics found none of its own samples  (metrics_unavailable)
 └── ProviderError             the SMS provider did not deliver the send
     ├── PhoneRejected         the provider refuses this number        (phone_rejected)
     └── ProviderUnavailable   outage, timeout, limit, account problem (provider_unavailable)
@@ -164,6 +165,11 @@ class IdempotencyInProgress(OtpError):
 class StorageUnavailable(OtpError):
     code = "storage_unavailable"
     title = "Storage unavailable"
+
+
+class MetricsUnavailable(OtpError):
+    code = "metrics_unavailable"
+    title = "Metrics unavailable"
 
 
 class Fault(enum.Enum):

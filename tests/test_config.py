@@ -9,7 +9,7 @@ import pytest
 from otpservice.config import ConfigError, load_settings
 
 BASE = {
-    "OTP_SECRET": "s" * 40,
+    "OTP_SECRET": "Qm7vX2pL9sKd4RtY8wNc3ZbF6hJe1UaG5oTi0rEy",
     "OTP_API_KEYS": "web=web-key-0123456789",
     "OTP_PROVIDER_API_KEY": "provider-key",
 }

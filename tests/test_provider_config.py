@@ -11,7 +11,10 @@ from otpservice.config import ConfigError, load_settings
 
 SECRET_KEY = "turkeysms-key-that-must-not-show-1"
 HOOK = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-BASE = {"OTP_SECRET": "s" * 40, "OTP_API_KEYS": "web=web-client-key-0123456789"}
+BASE = {
+    "OTP_SECRET": "Qm7vX2pL9sKd4RtY8wNc3ZbF6hJe1UaG5oTi0rEy",
+    "OTP_API_KEYS": "web=web-client-key-0123456789",
+}
 
 
 def env(providers: Any = None, routes: Any = None, **extra: str) -> dict[str, str]:

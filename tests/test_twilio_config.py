@@ -16,7 +16,7 @@ SK = "SK" + "3" * 32
 VA = "VA" + "4" * 32
 TOKEN = "token-" + "a" * 26
 BASE = {
-    "OTP_SECRET": "s" * 40,
+    "OTP_SECRET": "Qm7vX2pL9sKd4RtY8wNc3ZbF6hJe1UaG5oTi0rEy",
     "OTP_API_KEYS": "web=web-key-0123456789,shop=shop-key-0123456789",
     "OTP_PROVIDER_API_KEY": "provider-key",
     "OTP_TWILIO_ACCOUNTS": f"{AC}:{TOKEN}=web,{AC2}:sha256:{'ab' * 32}=shop,{SK}:{TOKEN}x={AC}",

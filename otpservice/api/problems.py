@@ -33,6 +33,7 @@ STATUS: list[tuple[type[errors.OtpError], int]] = [
     (errors.PhoneRejected, 422),
     (errors.RateLimited, 429),
     (errors.StorageUnavailable, 503),
+    (errors.MetricsUnavailable, 500),
     (errors.ProviderError, 503),
 ]
 
@@ -41,6 +42,7 @@ HTTP_CODES = {
     401: ("unauthorized", "Missing or invalid API key"),
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
+    408: ("request_timeout", "Request body too slow"),
     413: ("body_too_large", "Request body too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
     429: ("rate_limited", "Too many requests"),

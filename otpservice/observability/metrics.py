@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+import structlog
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -21,14 +22,20 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from otpservice import __version__
+from otpservice.errors import MetricsUnavailable
+
+log = structlog.get_logger("otpservice.metrics")
 
 # `*_created` series double the scrape size and no alert here uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Set once per process at start: a scrape without it found none of this process's samples.
+ALWAYS_PRESENT = "otp_build_info"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Request latency: argon2 (owasp preset) dominates checks; provider calls dominate sends.
@@ -38,6 +45,16 @@ PROVIDER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 30.0)
 
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
+
+
+class _Collected:
+    """Families collected once, rendered by generate_latest without collecting again."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
 
 
 class Metrics:
@@ -228,13 +245,26 @@ class Metrics:
     # -- exposition -------------------------------------------------------------------------
 
     def exposition(self) -> bytes:
-        """The text format for a scrape: this process, or all workers in multiprocess mode."""
+        """The text format for a scrape: this process, or all workers in multiprocess mode.
+
+        Raises MetricsUnavailable (logged) when the build-info gauge every process sets at
+        start is missing: an empty 200 would leave every alert blind without a sound (it
+        happened when prometheus-client was imported before its directory was set).
+        """
         directory = multiprocess_dir()
+        registry = self.registry
         if self.multiprocess and directory:
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+        families = list(registry.collect())
+        if not any(f.name == ALWAYS_PRESENT and f.samples for f in families):
+            log.error(
+                "metrics.no_samples",
+                multiprocess=self.multiprocess,
+                detail="no sample of otp_build_info: this process's metrics are not collected",
+            )
+            raise MetricsUnavailable("The metrics of this process are not being collected.")
+        return generate_latest(_Collected(families))
 
     def close(self) -> None:
         """A worker is going away: drop its live gauges from the merged view."""

@@ -9,7 +9,10 @@ scanners). For every HTTP request it:
   answers Twilio's ``Twilio-Request-Id: RQ<32 hex>`` (the request id's hex when it is ours),
   logged as ``twilio_request_id``;
 * records the request count and latency by route *template* (never the raw path: paths
-  can hold ids and, on the Twilio surface, phone numbers);
+  can hold ids and, on the Twilio surface, phone numbers) and by method. Both labels come
+  from closed sets (a template, else ``unmatched``; a known method, else ``other``): the
+  server accepts any token as a method, and every new label value would be a new series
+  kept until the process dies;
 * logs one ``request`` event with method, route, status, duration, the client's name and,
   for a refusal, the policy that refused it.
 """
@@ -34,6 +37,10 @@ CLIENT_KEY_IN_SCOPE = "otpservice.client"
 POLICY_IN_SCOPE = "otpservice.policy"
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED = "unmatched"
+OTHER_METHOD = "other"
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 
 log = structlog.get_logger("otpservice.access")
 
@@ -60,6 +67,11 @@ async def note_refusal(exc: Exception, scope: Any) -> None:
     refusal says it all, however hard a number or network is hammered."""
     if isinstance(exc, RateLimited):
         scope.setdefault("state", {})[POLICY_IN_SCOPE] = exc.policy
+
+
+def method_of(scope: Scope) -> str:
+    method = scope.get("method")
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 def route_of(scope: Scope) -> str:
@@ -115,7 +127,7 @@ class RequestObservability:
                 self.metrics.http_in_flight.dec()
                 seconds = time.perf_counter() - started
                 route = route_of(scope)
-                method = str(scope.get("method", ""))
+                method = method_of(scope)
                 self.metrics.request(method, route, status, seconds)
                 if status >= 500:
                     level = logging.WARNING

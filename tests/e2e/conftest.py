@@ -104,6 +104,9 @@ def service_env(redis_url: str, sim: Sim, **overrides: str) -> dict[str, str]:
         "OTP_PROVIDER_TIMEOUT_SECONDS": "2",
         "OTP_REDIS_URL": redis_url,
         "OTP_HASH_PRESET": "test",
+        # The test preset, a test secret and the simulator over plain http are development
+        # settings: production refuses them without this (config_checks.py).
+        "OTP_ALLOW_INSECURE": "1",
         "OTP_LOG_FORMAT": "json",
         "OTP_BALANCE_POLL_SECONDS": "0",
     }

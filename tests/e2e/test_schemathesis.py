@@ -77,7 +77,8 @@ def live(redis_server: RedisProcess, sim_server: Sim) -> Iterator[ServiceServer]
     db.flushall()
     db.close()
     sim_server.reset()
-    with ServiceServer(service_env(redis_server.url, sim_server, **RAISED_LIMITS)) as server:
+    env = service_env(redis_server.url, sim_server, OTP_API_DOCS="1", **RAISED_LIMITS)
+    with ServiceServer(env) as server:
         yield server
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from otpservice import __version__
 from tests.ops.conftest import Api, Sim, service_env
 from tests.support.processes import serve
 from tests.support.servers import ServiceServer
@@ -161,28 +165,61 @@ def test_low_balance_is_a_gauge_and_a_warning(
 
 
 def test_metrics_need_no_key_and_are_out_of_the_schema(redis_url: str, sim: Sim) -> None:
-    with service(redis_url, sim) as server:
+    with service(redis_url, sim, OTP_API_DOCS="1") as server:
         assert httpx.get(f"{server.url}/metrics").status_code == 200
         schema = httpx.get(f"{server.url}/schema/openapi.json").json()
     assert "/metrics" not in schema["paths"]
 
 
-def test_several_workers_report_together(redis_url: str, sim: Sim, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """`serve --workers 2`: whichever worker answers the scrape counts every worker's requests."""
-    env = {**service_env(redis_url, sim), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
+@pytest.mark.parametrize("preset_dir", [False, True], ids=["dir-unset", "dir-set"])
+def test_several_workers_report_together(
+    redis_url: str, sim: Sim, tmp_path: Path, preset_dir: bool
+) -> None:
+    """`serve --workers 2`: whichever worker answers the scrape counts every worker's
+    requests, with PROMETHEUS_MULTIPROC_DIR set or, as the README runs it, unset."""
+    env = service_env(redis_url, sim)
+    if preset_dir:
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "prom")
+    assert preset_dir or "PROMETHEUS_MULTIPROC_DIR" not in os.environ
     with serve(env, tmp_path / "log", server="granian", workers=2) as served:
         base = served.url
         n = 40
         for _ in range(n):
             # A new connection each time, so both workers take requests.
             assert httpx.get(f"{base}/healthz", headers={"Connection": "close"}).status_code == 200
-        pids = {p.name for p in (tmp_path / "prom").glob("counter_*.db")}
+        # Where `serve` puts the samples when the variable is unset (cli._prepare_metrics_dir).
+        prom = tmp_path / "prom" if preset_dir else Path(tempfile.gettempdir())
+        prom = prom if preset_dir else prom / f"otpservice-{served.proc.pid}"
+        pids = {p.name for p in prom.glob("counter_*.db")}
         assert len(pids) == 2, "both workers wrote samples"
         for _ in range(3):  # every scrape, from any worker, sees all of them
             m = scrape(base)
+            assert value(m, "otp_build_info", version=__version__) == 1
             assert (
                 value(m, "otp_http_requests_total", method="GET", route="/healthz", status="200")
                 == n
             )
         served.proc.terminate()
         assert served.proc.wait(30) == 0
+
+
+def test_metrics_that_collect_nothing_answer_500_and_log_it(
+    redis_url: str,
+    sim: Sim,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The failure the README's path once had: the metrics library imported (here, by this
+    test process) before its multiprocess directory was set, so nothing reaches the files."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with service(redis_url, sim) as server:
+        r = httpx.get(f"{server.url}/metrics")
+    assert r.status_code == 500
+    assert r.json()["code"] == "metrics_unavailable"
+    logged = [
+        json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    assert any(
+        line["event"] == "metrics.no_samples" and line["level"] == "error" for line in logged
+    )

@@ -107,7 +107,7 @@ class Console:
 
 @pytest.fixture
 def console_env(redis_url: str, sim: Sim) -> dict[str, str]:
-    return service_env(redis_url, sim, OTP_CONSOLE="true")
+    return service_env(redis_url, sim, OTP_CONSOLE="true", OTP_API_DOCS="1")
 
 
 @pytest.fixture

@@ -1,0 +1,66 @@
+"""What every HTTP exchange goes through before the app sees it: a body-read deadline and no
+``Server`` header.
+
+The server (granian) times out a request's headers and an idle keep-alive connection, but
+never a body that stalls: a client that sends ``Content-Length: 100`` and then one byte a
+minute would hold a request, a connection and a task for as long as it likes. Here the whole
+body must arrive within ``body_timeout`` seconds of the request's start; after that the
+request ends with a 408 problem (raised through Litestar, so /v1 and /v2 shape it as usual)
+and the server drops the connection, whose body was never finished.
+
+The server names itself in a ``Server`` header unless the app sends one; an empty one names
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar.exceptions import HTTPException
+
+SERVER_HEADER = b"server"
+
+
+class BodyTimeout(HTTPException):
+    status_code = 408
+    detail = "The request body did not arrive in time."
+
+
+class HttpEdge:
+    """Wraps an ASGI app; lifespan and websocket traffic pass through untouched."""
+
+    def __init__(self, app: Any, *, body_timeout: float) -> None:
+        self.app = app
+        self.body_timeout = body_timeout
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout
+        body_done = False
+
+        async def receive_in_time() -> Any:
+            nonlocal body_done
+            if body_done:  # later calls wait for a disconnect: no deadline on those
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(headers={"Connection": "close"}) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def send_anonymously(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *(h for h in message.get("headers", ()) if h[0].lower() != SERVER_HEADER),
+                    (SERVER_HEADER, b""),
+                ]
+            await send(message)
+
+        await self.app(scope, receive_in_time, send_anonymously)
