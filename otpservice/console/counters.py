@@ -4,9 +4,11 @@ The event log folds each partition's events into one hash per UTC day
 (``otp:{pN}:st:YYYYMMDD``, fields ``hour|metric|client|country|prefix``), and refusals into
 ``otp:{pN|g}:rf:YYYYMMDD`` (fields ``minute|client|policy|country``). A page adds them up.
 
-A week of a busy service is hundreds of thousands of fields, so the console keeps the sums
-of days that can no longer change: a day is final once every partition's fold cursor has
-passed its end. Today (and any day not yet final) is read again for every page.
+A week of a busy service is hundreds of thousands of fields: a read-only script
+(lua/sum_day.lua) adds a day's fields up inside Redis, so only the sums travel, and the
+console keeps the sums of days that can no longer change: a day is final once every
+partition's fold cursor has passed its end. Today (and any day not yet final) is read again
+for every page.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
+from importlib import resources
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -57,16 +60,11 @@ class DaySums:
         self.hourly: Counter[tuple[int, str]] = Counter()  # (hour start ms, metric)
         self.refusals: Counter[tuple[int, str]] = Counter()  # (hour start ms, policy)
 
-    def add_stats(self, day_start: int, fields: dict[Any, Any]) -> None:
-        for raw, raw_n in fields.items():
-            hour, metric, _ = _text(raw).split("|", 2)
-            self.hourly[(day_start + int(hour) * HOUR_MS, metric)] += int(raw_n)
-
-    def add_refusals(self, day_start: int, fields: dict[Any, Any]) -> None:
-        for raw, raw_n in fields.items():
-            minute, _client, policy, _country = _text(raw).split("|", 3)
-            at = day_start + int(minute) // 60 * HOUR_MS
-            self.refusals[(at, policy)] += int(raw_n)
+    @staticmethod
+    def _add(into: Counter[tuple[int, str]], day_start: int, flat: list[Any]) -> None:
+        for i in range(0, len(flat), 2):
+            hour, _, name = _text(flat[i]).partition("|")
+            into[(day_start + int(hour) * HOUR_MS, name)] += int(flat[i + 1])
 
 
 class Counters:
@@ -75,6 +73,11 @@ class Counters:
     def __init__(self, redis: Any) -> None:
         self.redis = redis
         self._final: dict[int, DaySums] = {}  # day start ms -> sums of a day that is final
+        source = (resources.files("otpservice.console") / "lua" / "sum_day.lua").read_text()
+        self._sum = redis.register_script(source)
+
+    def _sums(self, key: str, mode: str, first_hour: int = 0) -> Any:
+        return self._sum(keys=[key], args=[mode, first_hour])
 
     async def _bounded(self, call: Any) -> Any:
         try:
@@ -108,18 +111,15 @@ class Counters:
 
     async def _read_day(self, day_start: int) -> DaySums:
         day = utc_day(day_start)
-        stats = self._bounded(
-            asyncio.gather(*(self.redis.hgetall(stats_day(p, day)) for p in PARTS))
+        replies = await self._bounded(
+            asyncio.gather(
+                *(self._sums(stats_day(p, day), "hourly") for p in PARTS),
+                *(self._sums(refusals_day(p, day), "refusals") for p in REFUSAL_STREAMS),
+            )
         )
-        refusals = self._bounded(
-            asyncio.gather(*(self.redis.hgetall(refusals_day(p, day)) for p in REFUSAL_STREAMS))
-        )
-        stat_maps, refusal_maps = await asyncio.gather(stats, refusals)
         sums = DaySums()
-        for fields in stat_maps:
-            sums.add_stats(day_start, fields)
-        for fields in refusal_maps:
-            sums.add_refusals(day_start, fields)
+        for i, flat in enumerate(replies):
+            sums._add(sums.hourly if i < len(PARTS) else sums.refusals, day_start, flat)
         return sums
 
     async def days(self, since_ms: int, now_ms: int) -> list[DaySums]:
@@ -148,17 +148,15 @@ class Counters:
         out: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         for start in range(first, now_ms // DAY_MS * DAY_MS + 1, DAY_MS):
             day = utc_day(start)
-            maps = await self._bounded(
-                asyncio.gather(*(self.redis.hgetall(stats_day(p, day)) for p in PARTS))
+            hour_index = max(0, (first_hour - start) // HOUR_MS)
+            replies = await self._bounded(
+                asyncio.gather(*(self._sums(stats_day(p, day), "areas", hour_index) for p in PARTS))
             )
-            for fields in maps:
-                for raw, raw_n in fields.items():
-                    hour, metric, _client, country, prefix = _text(raw).split("|", 4)
-                    if start + int(hour) * HOUR_MS < first_hour:
-                        continue
-                    n = int(raw_n)
-                    out[("country", country)][metric] += n
-                    out[("prefix", prefix)][metric] += n
+            for flat in replies:
+                for i in range(0, len(flat), 2):
+                    kind, key, metric = _text(flat[i]).split("|", 2)
+                    area = ("country" if kind == "c" else "prefix", key)
+                    out[area][metric] += int(flat[i + 1])
         return out
 
 
