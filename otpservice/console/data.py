@@ -8,17 +8,17 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 import structlog
 from redis.exceptions import RedisError
 
+from otpservice.console import events_view
 from otpservice.console.counters import DAY_MS, HOUR_MS, Counters
-from otpservice.domain.models import phone_tag
-from otpservice.domain.phone import parse_phone
-from otpservice.errors import InvalidPhone, InvalidRequest, StorageUnavailable
+from otpservice.console.events_view import EventPage, EventRow, as_text, detail_of, event_row
+from otpservice.console.policy_form import PolicyField, change_policy, policy_fields
+from otpservice.errors import InvalidRequest, StorageUnavailable
 from otpservice.providers.breaker import breaker_key
 from otpservice.providers.routing import Router
 from otpservice.storage import keys
@@ -48,6 +48,8 @@ ALERT_TYPES = frozenset(
 ALERT_SCAN = 500  # the shared stream's latest entries looked at for alerts
 ALERTS_SHOWN = 10
 PREFIXES_SHOWN = 100
+POLICY_GROUPS = ("budgets", "lists", "fraud guard", "delays")
+POLICY_CHOICES = {"OTP_GUARD_MODE": ("", "off", "monitor", "enforce")}
 # A window is its last N clock hours, the current one included.
 WINDOW_HOURS = {"hour": 1, "day": 24, "week": 168}
 
@@ -92,24 +94,6 @@ class Overview(msgspec.Struct, frozen=True):
     charts: dict[str, Any] = msgspec.field(default_factory=dict)  # Chart.js specs, by canvas
 
 
-class EventRow(msgspec.Struct, frozen=True):
-    id: str
-    at: str  # ISO 8601, UTC, from the entry id's milliseconds
-    type: str
-    client: str
-    verification: str
-    country: str
-    prefix: str
-    phone: str  # masked, as every event carries it
-    detail: str  # the type's own data as "key=value" pairs
-
-
-class EventPage(msgspec.Struct, frozen=True):
-    events: list[EventRow]
-    cursor: str
-    waiting: str = ""
-
-
 class AreaRow(msgspec.Struct, frozen=True):
     key: str  # ISO country or number prefix
     started: int
@@ -132,15 +116,6 @@ class BlockRow(msgspec.Struct, frozen=True):
     until: str
     reason: str
     evidence: str
-
-
-class PolicyField(msgspec.Struct, frozen=True):
-    name: str
-    label: str
-    value: str
-    source: str  # environment | runtime
-    choices: tuple[str, ...] = ()
-    error: str = ""
 
 
 class ConsoleData:
@@ -207,10 +182,10 @@ class ConsoleData:
         now_ms = time.time() * 1000
         rows = []
         for name, (state, until) in zip(names, states, strict=True):
-            shown = _text(state) if state is not None else "closed"
+            shown = as_text(state) if state is not None else "closed"
             if shown == "half":
                 shown = "half_open"
-            elif shown == "open" and until is not None and float(_text(until)) <= now_ms:
+            elif shown == "open" and until is not None and float(as_text(until)) <= now_ms:
                 shown = "half_open"  # cooled off: the next send is the probe
             rows.append(BreakerRow(name, shown))
         return rows
@@ -298,7 +273,7 @@ class ConsoleData:
                     subject=block.subject,
                     until=until.strftime("%Y-%m-%d %H:%M:%S"),
                     reason=reason,
-                    evidence=_detail(json.dumps(shown)),
+                    evidence=detail_of(json.dumps(shown)),
                 )
             )
         rows.sort(key=lambda r: (r.kind, r.subject))
@@ -314,9 +289,6 @@ class ConsoleData:
             raise InvalidRequest("Unblock a prefix (digits) or a country (ISO code).")
         return bool(await guard.unblock(kind, subject, admin, forget=False))
 
-    async def policy(self) -> tuple[list[PolicyField], str]:
-        return [], "The runtime policy editor arrives with runtime administration."
-
     async def _bounded(self, call: Any) -> Any:
         try:
             async with asyncio.timeout(OPERATION_TIMEOUT):
@@ -324,134 +296,19 @@ class ConsoleData:
         except (RedisError, TimeoutError) as exc:
             raise StorageUnavailable("Storage is unavailable.") from exc
 
+    async def policy(self) -> tuple[list[PolicyField], str]:
+        return await policy_fields(getattr(self.state, "policy", None))
+
+    async def change_policy(
+        self, admin: str, form: dict[str, str]
+    ) -> tuple[dict[str, str], list[str]]:
+        return await change_policy(getattr(self.state, "policy", None), admin, form)
+
     async def live(self, after: str) -> EventPage:
-        """Events newer than ``after`` (a cursor from an earlier page), newest first; with no
-        cursor, the latest few. Every stream is read at once (one call per partition)."""
-        redis = self.state.store.redis
-        seen = {str(p): "0-0" for p in STREAMS} | parse_cursor(after)
-
-        async def read(part: int | str) -> tuple[str, list[Any]]:
-            stream = keys.event_stream(part)
-            if not after:
-                entries = await redis.xrevrange(stream, "+", "-", count=LIVE_FIRST_PAGE)
-            else:
-                entries = await redis.xrange(stream, f"({seen[str(part)]}", "+", count=LIVE_BATCH)
-            return str(part), entries
-
-        results = await self._bounded(asyncio.gather(*(read(p) for p in STREAMS)))
-        rows: list[EventRow] = []
-        for part, entries in results:
-            for entry_id, fields in entries:
-                rows.append(event_row(part, entry_id, fields))
-            if entries:
-                ids = [_text(e[0]) for e in entries]
-                seen[part] = max(ids, key=_id_key)
-        rows = _newest_first(rows)
-        if not after:
-            rows = rows[:LIVE_FIRST_PAGE]
-        return EventPage(rows, format_cursor(seen))
+        return await events_view.live(self.state.store.redis, after)
 
     async def history(self, query: str) -> tuple[str, EventPage]:
-        """A phone's or a verification's events, oldest first, and what was searched as the
-        page may show it (a phone masked)."""
-        query = query.strip()
-        settings = self.state.settings
-        lowered = query.lower()
-        if len(lowered) >= 32 and set(lowered) <= HEX:
-            tag, wanted, shown = lowered[:16], lowered, lowered
-        else:
-            try:
-                phone = parse_phone(query, settings.default_region)
-            except InvalidPhone as exc:
-                raise InvalidRequest(
-                    "Enter a phone number (as the API accepts it) or a verification id."
-                ) from exc
-            tag, wanted, shown = phone_tag(settings.secret, phone.e164), "", phone.masked
-        part = keys.partition_of(tag)
-        stream = keys.event_stream(part)
-        redis = self.state.store.redis
-        rows: list[EventRow] = []
-        cursor = "-"
-        while len(rows) < HISTORY_LIMIT:
-            batch = await self._bounded(redis.xrange(stream, cursor, "+", count=2000))
-            for entry_id, fields in batch:
-                vid = _text(fields.get(b"v", fields.get("v", b"")))
-                if (wanted and vid == wanted) or (not wanted and vid.startswith(tag)):
-                    rows.append(event_row(part, entry_id, fields))
-            if len(batch) < 2000:
-                break
-            cursor = f"({_text(batch[-1][0])}"
-        return shown, EventPage(rows[:HISTORY_LIMIT], "")
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _at(entry_id: str) -> str:
-    ms = int(entry_id.partition("-")[0])
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}"
-
-
-def _detail(raw: str) -> str:
-    try:
-        data = json.loads(raw or "{}")
-    except ValueError:
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    shown = []
-    for name, value in sorted(data.items()):
-        if isinstance(value, dict | list):
-            continue
-        if name.endswith("_at") and isinstance(value, int) and value > 10**11:  # ms times
-            value = _at(f"{value}-0")
-        shown.append(f"{name}={value}")
-    return ", ".join(shown)
-
-
-def event_row(part: int | str, entry_id: Any, fields: dict[Any, Any]) -> EventRow:
-    f = {_text(k): _text(v) for k, v in fields.items()}
-    eid = _text(entry_id)
-    return EventRow(
-        id=f"evt_{part}_{eid}",
-        at=_at(eid),
-        type=f.get("t", ""),
-        client=f.get("c", ""),
-        verification=f.get("v", ""),
-        country=f.get("cc", ""),
-        prefix=f.get("px", ""),
-        phone=f.get("ph", ""),
-        detail=_detail(f.get("d", "")),
-    )
-
-
-def parse_cursor(cursor: str) -> dict[str, str]:
-    """``p=<entry id>`` pairs joined by ``.``: the last entry seen in each stream."""
-    out: dict[str, str] = {}
-    for item in cursor.split("."):
-        part, sep, entry_id = item.partition("=")
-        ms, dash, seq = entry_id.partition("-")
-        if sep and part in STREAM_NAMES and ms.isdigit() and dash and seq.isdigit():
-            out[part] = entry_id
-    return out
-
-
-def format_cursor(seen: dict[str, str]) -> str:
-    return ".".join(f"{part}={entry_id}" for part, entry_id in sorted(seen.items()))
-
-
-STREAM_NAMES = frozenset(str(p) for p in STREAMS)
-
-
-def _id_key(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq)
-
-
-def _newest_first(rows: Iterable[EventRow]) -> list[EventRow]:
-    return sorted(rows, key=lambda row: _id_key(row.id.rpartition("_")[2]), reverse=True)
+        return await events_view.history(self.state.store.redis, self.state.settings, query)
 
 
 def _duration(seconds: Any) -> str:

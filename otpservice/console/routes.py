@@ -321,3 +321,18 @@ class ConsoleController(Controller):
         lifted = await data_of(request).unblock(kind, subject, session.client)
         log.info("console.unblock", operator=session.client, scope=kind, lifted=lifted)
         return Redirect(f"{COOKIE_PATH}/countries#blocks", status_code=303)
+
+    @post("/policy", status_code=200)
+    async def change_policy(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+        session = await current_session(request)
+        require_csrf(session, data)
+        values = {k: v for k, v in data.items() if k.startswith("OTP_")}
+        errors, changed = await data_of(request).change_policy(session.client, values)
+        if errors:
+            return await self._countries_page(
+                request, session, "day", errors=errors, values=values, status_code=422
+            )
+        log.info("console.policy_changed", operator=session.client, variables=changed)
+        return await self._countries_page(
+            request, session, "day", saved=", ".join(changed) or "nothing changed"
+        )
