@@ -233,7 +233,11 @@ def _limits(env: Mapping[str, str]) -> Limits:
         base_seconds=_float(env, "OTP_CHECK_DELAY_BASE_SECONDS", back.base_seconds, 0.001, 3600),
         cap_seconds=_float(env, "OTP_CHECK_DELAY_CAP_SECONDS", back.cap_seconds, 0.001, 86_400),
         daily_failures=_int(env, "OTP_CHECK_DAILY_FAILURES", back.daily_failures, 1, 1_000_000),
+        test_daily_failures=_int(
+            env, "OTP_TEST_NUMBER_DAILY_FAILURES", back.test_daily_failures, 1, 1_000_000
+        ),
     )
+    changes["period_scale"] = _float(env, "OTP_LIMIT_PERIOD_SCALE", 1.0, 0.0001, 1.0)
     return msgspec.structs.replace(base, **changes)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from otpservice.api import auth
 from otpservice.config import ClientKey
-from otpservice.domain.service import network_of
+from otpservice.domain.requester import network_of
 from otpservice.errors import InvalidRequest
 
 KEYS = [f"client-key-{i:02d}-0123456789" for i in range(5)]

@@ -117,6 +117,7 @@ class Verifications(Controller):
             locale=data.locale,
             client_ip=data.client_ip,
             rate_limit_keys=rate_limit_keys(data.rate_limit_keys),
+            device_id=data.device_id,
         )
         verification, _ = await service.create(client, request, idempotency_key)
         return VerificationOut.of(verification)
@@ -135,7 +136,7 @@ class Verifications(Controller):
         service: NamedDependency[VerificationService],
     ) -> CheckOut:
         result = await service.check_by_phone(
-            client, data.phone, data.purpose, data.code, data.client_ip
+            client, data.phone, data.purpose, data.code, data.client_ip, device_id=data.device_id
         )
         return CheckOut.of(result)
 
@@ -153,7 +154,9 @@ class Verifications(Controller):
         client: NamedDependency[ClientKey],
         service: NamedDependency[VerificationService],
     ) -> CheckOut:
-        result = await service.check(client, verification_id, data.code, data.client_ip)
+        result = await service.check(
+            client, verification_id, data.code, data.client_ip, device_id=data.device_id
+        )
         return CheckOut.of(result)
 
     @get(

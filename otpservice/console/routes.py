@@ -28,7 +28,7 @@ from otpservice.console.session import (
     ConsoleSession,
     new_session_id,
 )
-from otpservice.domain.service import network_of
+from otpservice.domain.requester import network_of
 from otpservice.errors import CsrfFailed, InvalidRequest, wait_seconds
 
 log = structlog.get_logger("otpservice.console")

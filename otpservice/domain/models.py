@@ -29,7 +29,7 @@ class VerificationRef(msgspec.Struct, frozen=True):
     client+purpose slot beside 128 random bits, so a check by id needs no lookup."""
 
     tag: str  # keyed hash of the phone: the Redis hash tag (16 hex)
-    slot: str  # hash of client+purpose (16 hex)
+    slot: str  # hash of client+purpose+requester network (16 hex)
     rid: str  # 128 random bits (32 hex); "" = whichever is pending in the slot
 
     @property
@@ -48,8 +48,10 @@ def phone_tag(secret: bytes, e164: str) -> str:
     return hmac.new(secret, b"phone\x1f" + e164.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def slot_of(client: str, purpose: str) -> str:
-    return hashlib.sha256(f"{client}\x1f{purpose}".encode()).hexdigest()[:16]
+def slot_of(client: str, purpose: str, network: str) -> str:
+    """One pending verification per client, purpose and requester network: a request from
+    another network never resends, cools down or uses up the attempts of this one."""
+    return hashlib.sha256(f"{client}\x1f{purpose}\x1f{network}".encode()).hexdigest()[:16]
 
 
 def new_rid() -> str:

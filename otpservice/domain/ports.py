@@ -9,6 +9,7 @@ from typing import Protocol
 import msgspec
 
 from otpservice.domain.models import Status, Verification, VerificationRef
+from otpservice.domain.requester import Requester
 
 
 class Lang(enum.Enum):
@@ -103,9 +104,10 @@ class SendTarget(msgspec.Struct, frozen=True):
     locale: str
     country: str
     prefix: str
-    ip: str | None  # end-user address, normalised
-    ip_net: str | None  # its /24 (IPv4) or /64 (IPv6)
-    exempt: bool  # test numbers skip send budgets
+    ip: str | None  # end-user address, normalised (requester.ip)
+    ip_net: str | None  # its /24 (IPv4) or /64 (IPv6) (requester.net)
+    exempt: bool  # test numbers skip the shared budgets and have their own small one
+    requester: Requester = Requester()  # the end user's address, networks and device
     masked: str = ""  # the masked number, for events
     rate_keys: tuple[tuple[str, str], ...] = ()  # caller-defined rate-limit keys (name, value)
 
@@ -220,11 +222,11 @@ class VerificationStore(Protocol):
     async def load(self, ref: VerificationRef) -> Verification | None: ...
 
     async def reserve_attempt(
-        self, ref: VerificationRef, client: str, net: str, token: str
+        self, ref: VerificationRef, client: str, who: Requester, token: str
     ) -> Attempt: ...
 
     async def approve(
-        self, ref: VerificationRef, net: str, attempt: Attempt, matched_hash: str
+        self, ref: VerificationRef, who: Requester, attempt: Attempt, matched_hash: str
     ) -> tuple[int, str]:
         """Approve if ``matched_hash`` (the attempt's current or previous hash) still holds;
         returns the attempts left and the verification's phone (E.164)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import math
 import re
 import secrets
@@ -51,6 +50,7 @@ from otpservice.domain.ports import (
     SmsGateway,
     VerificationStore,
 )
+from otpservice.domain.requester import Requester, requester_of
 from otpservice.domain.telemetry import NoTelemetry, Telemetry
 from otpservice.errors import (
     CountryNotAllowed,
@@ -70,8 +70,6 @@ from otpservice.errors import (
 log = structlog.get_logger("otpservice.verification")
 T = TypeVar("T")
 
-NO_NETWORK = "-"
-
 
 class CreateRequest(msgspec.Struct, frozen=True):
     """A send request after parsing: what idempotency compares."""
@@ -82,6 +80,7 @@ class CreateRequest(msgspec.Struct, frozen=True):
     client_ip: str | None = None
     # Caller-defined rate-limit keys, sorted by name: budgets configured for a key apply.
     rate_limit_keys: tuple[tuple[str, str], ...] = ()
+    device_id: str | None = None
 
 
 RATE_KEY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -124,31 +123,6 @@ class SendOptions(msgspec.Struct, frozen=True):
     phone_24h: int | None = None
 
 
-_V4_NET_MASK = (1 << 32) - (1 << 8)  # /24
-_V6_NET_MASK = (1 << 128) - (1 << 64)  # /64
-
-
-def network_of(client_ip: str | None) -> tuple[str | None, str | None]:
-    """The end-user address and its /24 (IPv4) or /64 (IPv6), normalised."""
-    if client_ip is None:
-        return None, None
-    try:
-        address = ipaddress.ip_address(client_ip.strip())
-    except ValueError as exc:
-        raise InvalidRequest("client_ip is not an IP address.") from exc
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped:
-            address = address.ipv4_mapped
-        elif address.scope_id is not None:
-            # A zone ("fe80::1%eth0") names a local interface, not a host: drop it, or every
-            # made-up zone would be a fresh address with fresh per-IP budgets.
-            address = ipaddress.IPv6Address(address.packed)
-    # The network address by masking the integer: no network object to build on a hot path.
-    if address.version == 4:
-        return str(address), f"{ipaddress.IPv4Address(int(address) & _V4_NET_MASK)}/24"
-    return str(address), f"{ipaddress.IPv6Address(int(address) & _V6_NET_MASK)}/64"
-
-
 class VerificationService:
     def __init__(
         self,
@@ -188,18 +162,19 @@ class VerificationService:
             s.prefix_allow and not any(digits.startswith(p) for p in s.prefix_allow)
         ):
             raise PrefixDenied("Sending to this number is not allowed.")
-        ip, net = network_of(request.client_ip)
+        who = requester_of(request.client_ip, request.device_id, s.secret)
         target = SendTarget(
             client=client.name,
             e164=phone.e164,
             tag=phone_tag(s.secret, phone.e164),
-            slot=slot_of(client.name, request.purpose),
+            slot=slot_of(client.name, request.purpose, who.network),
             purpose=request.purpose,
             locale=request.locale,
             country=phone.region,
             prefix=phone.prefix(s.limits.prefix_drop_digits),
-            ip=ip,
-            ip_net=net,
+            ip=who.ip,
+            ip_net=who.net,
+            requester=who,
             exempt=phone.e164 in client.test_numbers,
             masked=phone.masked,
             rate_keys=request.rate_limit_keys,
@@ -233,6 +208,8 @@ class VerificationService:
     def _fingerprint(target: SendTarget) -> str:
         fields: list[object] = [target.client, target.e164, target.purpose, target.locale]
         fields.append(target.ip)
+        if target.requester.device:  # absent, the fingerprint of a request without one
+            fields.append(target.requester.device)
         if target.rate_keys:  # absent keys keep the fingerprints of requests without them
             fields.append(target.rate_keys)
         canonical = msgspec.json.encode(fields)
@@ -466,15 +443,23 @@ class VerificationService:
         code: str,
         client_ip: str | None = None,
         *,
+        device_id: str | None = None,
         code_length: int | None = None,
     ) -> CheckResult:
+        """Check by id: from any network (the id names the verification)."""
         ref = VerificationRef.parse(verification_id)
-        return await self._check(client, ref, code, client_ip, code_length)
+        who = requester_of(client_ip, device_id, self.settings.secret)
+        return await self._check(client, ref, code, who, code_length)
 
-    def _phone_ref(self, client: ClientKey, phone_input: str, purpose: str) -> VerificationRef:
+    def _phone_ref(
+        self, client: ClientKey, phone_input: str, purpose: str, who: Requester
+    ) -> VerificationRef:
+        """The slot a lookup by phone finds: the one of the caller's own network."""
         phone = parse_phone(phone_input, self.settings.default_region)
         return VerificationRef(
-            phone_tag(self.settings.secret, phone.e164), slot_of(client.name, purpose), ""
+            phone_tag(self.settings.secret, phone.e164),
+            slot_of(client.name, purpose, who.network),
+            "",
         )
 
     async def check_by_phone(
@@ -484,27 +469,28 @@ class VerificationService:
         purpose: str,
         code: str,
         client_ip: str | None = None,
+        *,
+        device_id: str | None = None,
     ) -> CheckResult:
-        ref = self._phone_ref(client, phone_input, purpose)
-        return await self._check(client, ref, code, client_ip, None)
+        """Check the verification this network asked for (by client_ip's /24 or /48; without
+        an address, the one asked for without an address)."""
+        who = requester_of(client_ip, device_id, self.settings.secret)
+        ref = self._phone_ref(client, phone_input, purpose, who)
+        return await self._check(client, ref, code, who, None)
 
     async def _check(
         self,
         client: ClientKey,
         ref: VerificationRef,
         code: str,
-        client_ip: str | None,
+        who: Requester,
         code_length: int | None,
     ) -> CheckResult:
         length = code_length or self.settings.code_length
         if not is_code_shape(code, length):
             raise InvalidCode(f"The code must be {length} digits.")
-        _, net = network_of(client_ip)
-        net_key = net or NO_NETWORK
         try:
-            attempt = await self.store.reserve_attempt(
-                ref, client.name, net_key, secrets.token_hex(8)
-            )
+            attempt = await self.store.reserve_attempt(ref, client.name, who, secrets.token_hex(8))
         except RateLimited as exc:
             self.telemetry.refused(exc.policy)
             self.telemetry.check("refused")
@@ -516,7 +502,7 @@ class VerificationService:
         matched = await self._off_loop(lambda: self._matching_hash(attempt, full.id, code))
         if matched is not None:
             try:
-                left, e164 = await self.store.approve(ref, net_key, attempt, matched)
+                left, e164 = await self.store.approve(ref, who, attempt, matched)
             except VerificationNotFound:
                 self.telemetry.check("not_found")
                 raise
@@ -563,9 +549,13 @@ class VerificationService:
     async def get(self, client: ClientKey, verification_id: str) -> Verification:
         return await self._get(client, VerificationRef.parse(verification_id))
 
-    async def get_by_phone(self, client: ClientKey, phone_input: str, purpose: str) -> Verification:
-        """The caller's pending verification for this phone and purpose."""
-        return await self._get(client, self._phone_ref(client, phone_input, purpose))
+    async def get_by_phone(
+        self, client: ClientKey, phone_input: str, purpose: str, client_ip: str | None = None
+    ) -> Verification:
+        """The caller's pending verification for this phone and purpose, asked for from the
+        network of ``client_ip`` (or without an address)."""
+        who = requester_of(client_ip, None, self.settings.secret)
+        return await self._get(client, self._phone_ref(client, phone_input, purpose, who))
 
     async def _get(self, client: ClientKey, ref: VerificationRef) -> Verification:
         found = await self.store.load(ref)

@@ -77,6 +77,11 @@ def failures_day(tag: str) -> str:
     return f"{phone_keys(tag)}:fd"
 
 
+def trusted(tag: str) -> str:
+    """The network and device that last approved on the phone: they keep a reserved share."""
+    return f"{phone_keys(tag)}:t"
+
+
 def rid_link(rid: str) -> str:
     """rid -> verification id, for ids that carry only the random part (Twilio `VE` sids).
     Its own hash tag: it is written and read alone, never inside a script."""

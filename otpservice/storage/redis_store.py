@@ -24,6 +24,7 @@ from otpservice.domain.ports import (
     SendTarget,
     SharedVerdict,
 )
+from otpservice.domain.requester import Requester
 from otpservice.errors import (
     NotFoundReason,
     RateLimited,
@@ -146,7 +147,7 @@ class RedisStore:
         self.limits = limits
         self._max_checks = max_checks
         self._max_sends = max_sends
-        self._cooldown_ms = resend_cooldown_seconds * 1000
+        self._cooldown_seconds = resend_cooldown_seconds
         self.plan = SharedPlan(limits, shares, guard)
 
     async def _run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
@@ -246,8 +247,8 @@ class RedisStore:
             60_000,
             target.tag,
             burst.numbers,
-            burst.window * 1000,
-            burst.block * 1000,
+            plan.limits.ms(burst.window),
+            plan.limits.ms(burst.block),
             "0" if target.exempt else "1",
             spec,
             target.client,
@@ -324,7 +325,7 @@ class RedisStore:
         if pacing is not None:
             return pacing
         return SendPacing(
-            resend_cooldown_seconds=self._cooldown_ms // 1000,
+            resend_cooldown_seconds=self._cooldown_seconds,
             max_sends=self._max_sends,
             phone_10m=self.limits.phone_10m.limit,
             phone_24h=self.limits.phone_24h.limit,
@@ -336,6 +337,7 @@ class RedisStore:
         ref = self._ref(target)
         lim = self.limits
         pace = self._pacing(pacing)
+        who = target.requester
         reply = await self._run(
             "phone_reserve",
             [
@@ -343,17 +345,26 @@ class RedisStore:
                 keys.send_lock(ref),
                 keys.send_log(target.tag),
                 keys.undelivered(ref),
+                keys.trusted(target.tag),
             ],
             [
                 target.client,
                 "1" if target.exempt else "0",
                 token,
                 int(lock_seconds * 1000),
-                pace.phone_10m,
-                lim.phone_10m.period * 1000,
-                pace.phone_24h,
-                lim.phone_24h.period * 1000,
                 pace.max_sends,
+                who.bucket,
+                who.network,
+                who.device,
+                lim.ms(lim.phone_10m.period),
+                lim.ms(lim.phone_24h.period),
+                pace.phone_10m,  # the number's ceiling: the settings, or the service's own
+                pace.phone_24h,
+                lim.phone_net_10m.limit,
+                lim.phone_net_24h.limit,
+                lim.phone_reserved_10m.limit,
+                lim.phone_reserved_24h.limit,
+                lim.test_number_day.limit,
             ],
         )
         kind = text(reply[0])
@@ -373,7 +384,9 @@ class RedisStore:
     ) -> None:
         ref = self._ref(target)
         args: list[Any] = [token, "1" if refund else "0"]
-        if failure is not None:
+        if failure is None:
+            args += ["0", "", "", "", "", 0, "", "", "0", ""]
+        else:
             args += [
                 "1",
                 failure.verification_id,
@@ -386,6 +399,7 @@ class RedisStore:
                 "1" if failure.may_have_sent else "0",
                 failure.mode,
             ]
+        args.append(target.requester.bucket)
         await self._run(
             "phone_release",
             [keys.send_lock(ref), keys.send_log(target.tag), keys.phone_events(target.tag)],
@@ -417,7 +431,7 @@ class RedisStore:
                 rid_bytes(rid),
                 pack_code_hash(code_hash),
                 ttl_ms,
-                pace.resend_cooldown_seconds * 1000,
+                self.limits.ms(pace.resend_cooldown_seconds),
                 self._max_checks,
                 sms_id,
                 target.client,
@@ -459,20 +473,29 @@ class RedisStore:
         return found
 
     async def reserve_attempt(
-        self, ref: VerificationRef, client: str, net: str, token: str
+        self, ref: VerificationRef, client: str, who: Requester, token: str
     ) -> Attempt:
         back: CheckBackoff = self.limits.check_backoff
         reply = await self._run(
             "check_reserve",
-            [keys.verification(ref), keys.failure_streak(ref.tag, net), keys.failures_day(ref.tag)],
+            [
+                keys.verification(ref),
+                keys.failure_streak(ref.tag, who.network),
+                keys.failures_day(ref.tag),
+                keys.trusted(ref.tag),
+            ],
             [
                 client,
                 rid_bytes(ref.rid),
                 token,
                 back.free_failures,
-                int(back.base_seconds * 1000),
-                int(back.cap_seconds * 1000),
+                self.limits.ms(back.base_seconds),
+                self.limits.ms(back.cap_seconds),
                 back.daily_failures,
+                who.network,
+                who.device,
+                back.test_daily_failures,
+                self.limits.ms(86_400),
             ],
         )
         kind = text(reply[0])
@@ -491,7 +514,7 @@ class RedisStore:
         raise VerificationNotFound(_reason(text(reply[1])))
 
     async def approve(
-        self, ref: VerificationRef, net: str, attempt: Attempt, matched_hash: str
+        self, ref: VerificationRef, who: Requester, attempt: Attempt, matched_hash: str
     ) -> tuple[int, str]:
         """Approve; returns the attempts left and the verification's phone (E.164)."""
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
@@ -499,15 +522,19 @@ class RedisStore:
             "check_approve",
             [
                 keys.verification(full),
-                keys.failure_streak(ref.tag, net),
+                keys.failure_streak(ref.tag, who.network),
                 keys.failures_day(ref.tag),
                 keys.phone_events(ref.tag),
+                keys.trusted(ref.tag),
             ],
             [
                 rid_bytes(attempt.rid),
                 pack_code_hash(matched_hash),
                 attempt.token,
                 _head(ref),
+                who.network,
+                who.device,
+                self.limits.trust_seconds * 1000,
             ],
         )
         if text(reply[0]) != "approved":

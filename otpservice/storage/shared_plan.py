@@ -24,10 +24,11 @@ class SharedPlan:
     def _row(self, quota: Quota, policy: str, *, spend: bool, share: float = 1.0) -> str:
         limit = share_limit(quota.limit, share) if share < 1 else quota.limit
         fresh = self.shares.fresh(limit) if spend else limit
-        return f"{limit},{fresh},{int(quota.period * 1000)},{1 if spend else 0},{policy}"
+        period = self.limits.ms(quota.period)
+        return f"{limit},{fresh},{period},{1 if spend else 0},{policy}"
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one plan per policy snapshot, few clients
-    def _base(self, client: str, with_ip: bool) -> tuple[tuple[str, str, str], ...]:
+    def _base(self, client: str, with_ip: bool, v6: bool) -> tuple[tuple[str, str, str], ...]:
         """(policy, subject kind, row) in key order, without the caller-defined keys."""
         lim = self.limits
         rows: list[tuple[str, str, str]] = []
@@ -36,6 +37,10 @@ class SharedPlan:
             rows.append(
                 ("ip_net_hour", "net", self._row(lim.ip_net_hour, "ip_net_hour", spend=False))
             )
+        if with_ip and v6:
+            # An IPv6 /48 is one customer: its 65,536 /64s share one budget.
+            row = self._row(lim.ip_net48_hour, "ip_net48_hour", spend=False)
+            rows.append(("ip_net48_hour", "site", row))
         rows.append(
             ("client_minute", "client", self._row(lim.client_minute, "client_minute", spend=False))
         )
@@ -64,6 +69,7 @@ class SharedPlan:
         subjects = {
             "ip": t.ip or "",
             "net": t.ip_net or "",
+            "site": t.requester.site or "",
             "client": t.client,
             "country": t.country,
             "prefix": t.prefix,
@@ -73,13 +79,14 @@ class SharedPlan:
         }
         budget_keys: list[str] = []
         rows: list[str] = []
-        for policy, subject, row in self._base(t.client, t.ip is not None and t.ip_net is not None):
+        with_ip = t.ip is not None and t.ip_net is not None
+        for policy, subject, row in self._base(t.client, with_ip, t.requester.site is not None):
             if subject == "rate_keys":
                 for name, value in t.rate_keys:
                     for quota in self.shares.key_budgets.get(name, ()):
                         budget_keys.append(keys.rate_key_budget(name, quota.period, value))
                         rows.append(
-                            f"{quota.limit},{quota.limit},{quota.period * 1000},0,"
+                            f"{quota.limit},{quota.limit},{self.limits.ms(quota.period)},0,"
                             f"{RATE_KEY_POLICY}:{name}"
                         )
                 continue

@@ -254,6 +254,8 @@ def test_failures_escalate_across_resends_and_the_right_code_wins_after_the_dela
         OTP_RESEND_COOLDOWN_SECONDS="0",
         OTP_LIMIT_PHONE_10M="100",
         OTP_LIMIT_PHONE_24H="100",
+        OTP_LIMIT_PHONE_NET_10M="100",
+        OTP_LIMIT_PHONE_NET_24H="100",
         OTP_CHECK_DELAY_BASE_SECONDS="0.05",
         OTP_CHECK_DELAY_CAP_SECONDS="0.8",
     ) as api:

@@ -58,6 +58,8 @@ def target(redis_server: RedisProcess, sim_server: Sim) -> Iterator[Target]:
         OTP_MAX_SENDS="20",
         OTP_LIMIT_PHONE_10M="1000",
         OTP_LIMIT_PHONE_24H="1000",
+        OTP_LIMIT_PHONE_NET_10M="1000",
+        OTP_LIMIT_PHONE_NET_24H="1000",
         OTP_LIMIT_PREFIX_HOUR="10000",
         OTP_LIMIT_PREFIX_DAY="10000",
         OTP_PREFIX_BURST_NUMBERS="0",

@@ -36,7 +36,8 @@ from otpservice.config import ClientKey
 from otpservice.domain.codes import is_code_shape
 from otpservice.domain.models import Status, Verification
 from otpservice.domain.phone import parse_phone
-from otpservice.domain.service import CreateRequest, SendOptions, VerificationService, network_of
+from otpservice.domain.requester import network_of
+from otpservice.domain.service import CreateRequest, SendOptions, VerificationService
 from otpservice.errors import InvalidPhone, InvalidRequest
 from otpservice.twilio_config import MAX_FRIENDLY_NAME, NAMED_TEMPLATES, TwilioService
 
@@ -56,6 +57,11 @@ REFUSED_ON_CREATE = (
     "ChannelConfiguration",
 )
 REFUSED_ON_CHECK = ("Amount", "Payee", "SnaClientToken")
+DEVICE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+# The end user, for the per-network limits: Twilio has DeviceIp on creates only, so checks
+# take it too (an extension), and both also take headers, which an SDK's HTTP client can add.
+ADDRESS_HEADER = "X-Device-Ip"
+DEVICE_HEADER = "X-Device-Id"
 ARABIC_REGIONS = frozenset(
     {"AE", "BH", "DZ", "EG", "IQ", "JO", "KW", "LB", "LY", "MA", "OM", "PS", "QA", "SA", "SD"}
     | {"SY", "TN", "YE"}
@@ -107,18 +113,32 @@ def _options(form: FormMultiDict, service: TwilioService, locale: str) -> SendOp
     )
 
 
-def _create_request(form: FormMultiDict, service: TwilioService, locale: str) -> CreateRequest:
-    device_ip = _field(form, "DeviceIp") or None
+def _end_user(
+    request: Request[Any, Any, Any], form: FormMultiDict
+) -> tuple[str | None, str | None]:
+    """The end user's address and device id: the DeviceIp/DeviceId parameter, else its header."""
+    device_ip = _field(form, "DeviceIp") or request.headers.get(ADDRESS_HEADER) or None
     if device_ip is not None:
         try:
             network_of(device_ip)
         except InvalidRequest as exc:
             raise invalid_parameter("DeviceIp") from exc
+    device_id = _field(form, "DeviceId") or request.headers.get(DEVICE_HEADER) or None
+    if device_id is not None and not DEVICE_ID.match(device_id):
+        raise invalid_parameter("DeviceId")
+    return device_ip, device_id
+
+
+def _create_request(
+    request: Request[Any, Any, Any], form: FormMultiDict, service: TwilioService, locale: str
+) -> CreateRequest:
+    device_ip, device_id = _end_user(request, form)
     return CreateRequest(
         phone=_field(form, "To") or "",
         purpose=service.purpose,
         locale=locale,
         client_ip=device_ip,
+        device_id=device_id,
     )
 
 
@@ -163,7 +183,7 @@ async def create_verification(
     locale = _locale(_field(form, "Locale"), region)
     verification, _ = await service.create(
         caller.client,
-        _create_request(form, twilio_service, locale),
+        _create_request(request, form, twilio_service, locale),
         options=_options(form, twilio_service, locale),
     )
     return verification_body(verification, twilio_service, base_url=_base_url(request))
@@ -219,12 +239,15 @@ async def check_verification(
     if not 4 <= len(code) <= 10:
         raise invalid_parameter("Code")
     _refuse(form, REFUSED_ON_CHECK)
+    device_ip, device_id = _end_user(request, form)
     sid, to = _field(form, "VerificationSid"), _field(form, "To")
     if sid:
         verification = await _find(request, service, caller.client, twilio_service, sid)
     elif to:
         try:
-            verification = await service.get_by_phone(caller.client, to, twilio_service.purpose)
+            verification = await service.get_by_phone(
+                caller.client, to, twilio_service.purpose, device_ip
+            )
         except InvalidPhone as exc:
             raise invalid_parameter("To") from exc
     else:
@@ -235,7 +258,12 @@ async def check_verification(
             verification, twilio_service, status="pending", valid=False, updated=time.time()
         )
     result = await service.check(
-        caller.client, verification.id, code, code_length=twilio_service.code_length
+        caller.client,
+        verification.id,
+        code,
+        device_ip,
+        device_id=device_id,
+        code_length=twilio_service.code_length,
     )
     return check_body(
         verification,

@@ -1,13 +1,16 @@
 -- Check, step 1 (phone tag): take one attempt before any hashing.
 -- The attempt is counted as a failure right away (fail closed); check_approve gives it back.
 -- KEYS[1] verification   KEYS[2] failure streak for phone+network   KEYS[3] failures 24 h (zset)
+-- KEYS[4] trust marker ("network\ndevice" that last approved)
 -- ARGV[1] client  ARGV[2] rid, binary ("" = any, for lookups by phone)  ARGV[3] attempt token
 -- ARGV[4] free failures  ARGV[5] delay base ms  ARGV[6] delay cap ms  ARGV[7] daily failure cap
+-- ARGV[8] checker's network  ARGV[9] checker's device  ARGV[10] daily cap of a test number
+-- ARGV[11] the day's length in ms
 -- Returns {"ok", rid, hash, attempts_left, purpose, previous hash or ""}
 --       | {"limited", policy, retry_ms}
 --       | {"notfound", reason}
 local now = now_ms()
-local day = 86400000
+local day = tonumber(ARGV[11])
 
 local v = load_verification(KEYS[1])
 if not v or v[CLIENT] ~= ARGV[1] or (ARGV[2] ~= '' and v[RID] ~= ARGV[2]) then
@@ -18,8 +21,21 @@ if v[EXPIRES] <= now then return {'notfound', 'expired'} end
 
 local wait = tonumber(redis.call('HGET', KEYS[2], 'u') or '0') - now
 if wait > 0 then return {'limited', 'check_delay', tostring(wait)} end
+
+-- The phone-wide cap spares the network or device that last approved here, so failures from
+-- elsewhere cannot lock the person out; a test number's fixed code gets its own small cap.
+local cap = tonumber(ARGV[7])
+if v[TEST] == 1 then
+  cap = tonumber(ARGV[10])
+else
+  local marker = redis.call('GET', KEYS[4])
+  if marker then
+    local net, dev = string.match(marker, '^([^\n]*)\n(.*)$')
+    if (ARGV[8] ~= '-' and ARGV[8] == net) or (ARGV[9] ~= '' and ARGV[9] == dev) then cap = 0 end
+  end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - day)
-if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[7]) then
+if cap > 0 and redis.call('ZCARD', KEYS[3]) >= cap then
   local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
   return {'limited', 'check_daily_failures', tostring(tonumber(oldest[2]) + day - now)}
 end

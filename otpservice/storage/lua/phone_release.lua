@@ -5,8 +5,12 @@
 -- ARGV[4] verification id   ARGV[5] client   ARGV[6] e164   ARGV[7] country (ISO)
 -- ARGV[8] prefix drop digits   ARGV[9] error code   ARGV[10] provider result code ("" = none)
 -- ARGV[11] may have sent "1"/"0"   ARGV[12] "new"/"resend"
+-- ARGV[13] the requester's bucket (the send was logged under it, the reserve "*" or "t")
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if ARGV[2] == '1' then redis.call('ZREM', KEYS[2], string.sub(ARGV[1], 1, 12)) end
+if ARGV[2] == '1' then
+  local token = string.sub(ARGV[1], 1, 12)
+  redis.call('ZREM', KEYS[2], ARGV[13] .. ':' .. token, '*:' .. token, 't:' .. token)
+end
 if ARGV[3] == '1' then
   local drop = tonumber(ARGV[8])
   emit_event(KEYS[3], 'send.failed', ARGV[5], ARGV[4], ARGV[7], phone_prefix(ARGV[6], drop),

@@ -1,8 +1,16 @@
 -- Send, step 2 (phone tag): per-phone budgets, resend rules, and a send lock for the slot.
--- KEYS[1] verification (the client+purpose slot)   KEYS[2] send lock   KEYS[3] send log (zset)
+-- The slot is client + purpose + requester network, so a resend, its cooldown and max_sends
+-- only ever concern one network's own verification.
+-- KEYS[1] verification (the slot)   KEYS[2] send lock   KEYS[3] send log (zset)
 -- KEYS[4] undelivered marker: the id of the slot's last SMS that a report said did not arrive
--- ARGV[1] client   ARGV[2] exempt from budgets "1"/"0"   ARGV[3] lock token   ARGV[4] lock ms
--- ARGV[5] limit 10 min  ARGV[6] window ms  ARGV[7] limit 24 h  ARGV[8] window ms  ARGV[9] max sends
+-- KEYS[5] trust marker ("network\ndevice" that last approved on the phone)
+-- ARGV[1] client   ARGV[2] test number "1"/"0"   ARGV[3] lock token   ARGV[4] lock ms
+-- ARGV[5] max sends   ARGV[6] requester's bucket   ARGV[7] requester network   ARGV[8] device
+-- ARGV[9] 10-min window ms   ARGV[10] 24-h window ms
+-- ARGV[11..16] limits: ceiling 10 min, 24 h; network share 10 min, 24 h; reserved 10 min, 24 h
+-- ARGV[17] sends per test number per 24 h
+-- The log's members are "<bucket>:<token's first 12 hex>": "*" = the reserved share,
+-- "t" = a test number, else the requester network's bucket.
 -- Returns {"new"} | {"resend", rid, sends, undelivered sms id or ""} | {"limited", policy, retry_ms}
 local now = now_ms()
 
@@ -12,8 +20,9 @@ if busy > 0 then return {'limited', 'send_in_progress', tostring(busy)} end
 local v = load_verification(KEYS[1])
 local resend = v ~= nil and v[STATUS] == 'pending' and v[CLIENT] == ARGV[1] and v[EXPIRES] > now
 local undelivered = ''
+local skip_cooldown = false
 if resend then
-  if v[SENDS] >= tonumber(ARGV[9]) then
+  if v[SENDS] >= tonumber(ARGV[5]) then
     return {'limited', 'max_sends', tostring(v[EXPIRES] - now)}
   end
   local mark = redis.call('GET', KEYS[4])
@@ -22,35 +31,75 @@ if resend then
     if undelivered == '' then
       return {'limited', 'resend_cooldown', tostring(v[RESEND_AT] - now)}
     end
-    -- The last SMS did not arrive: this resend skips the cooldown, once per verification.
-    redis.call('SET', KEYS[4], '!', 'KEEPTTL')
+    skip_cooldown = true
   end
 end
 
-if ARGV[2] ~= '1' then
-  local day, tenmin = tonumber(ARGV[8]), tonumber(ARGV[6])
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - day)
-  local l24 = tonumber(ARGV[7])
-  if l24 > 0 and redis.call('ZCARD', KEYS[3]) >= l24 then
-    local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-    return {'limited', 'phone_24h', tostring(tonumber(oldest[2]) + day - now)}
-  end
-  local l10 = tonumber(ARGV[5])
-  if l10 > 0 then
-    local recent = redis.call('ZRANGEBYSCORE', KEYS[3], now - tenmin, '+inf', 'WITHSCORES')
-    local count = #recent / 2
-    if count >= l10 then
-      -- The window frees up when the oldest send that keeps it full ages out.
-      local first = tonumber(recent[2 * (count - l10) + 2])
-      return {'limited', 'phone_10m', tostring(first + tenmin - now)}
+local tenmin, day = tonumber(ARGV[9]), tonumber(ARGV[10])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - day)
+local sent = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')  -- oldest first
+
+-- The send times of the log entries that `keep(bucket)` selects, in the day and in 10 min.
+local function times(keep)
+  local d, m = {}, {}
+  for i = 1, #sent, 2 do
+    local at = tonumber(sent[i + 1])
+    if keep(string.match(sent[i], '^([^:]*)')) then
+      d[#d + 1] = at
+      if at > now - tenmin then m[#m + 1] = at end
     end
   end
-  -- The log's member is the token's first 12 hex digits (48 bits, unique among a phone's
-  -- few sends a day): short members keep the per-phone log small.
-  redis.call('ZADD', KEYS[3], now, string.sub(ARGV[3], 1, 12))
-  redis.call('PEXPIRE', KEYS[3], day)
+  return d, m
 end
 
+-- nil when there is room, else the policy and when the window frees up: the send that
+-- keeps it full ages out.
+local function full(d, m, l10, l24, p10, p24)
+  if l24 > 0 and #d >= l24 then return p24, d[#d - l24 + 1] + day - now end
+  if l10 > 0 and #m >= l10 then return p10, m[#m - l10 + 1] + tenmin - now end
+  return nil
+end
+
+local bucket = ARGV[6]
+local policy, wait
+if ARGV[2] == '1' then
+  bucket = 't'
+  local d, m = times(function() return true end)
+  policy, wait = full(d, m, 0, tonumber(ARGV[17]), '', 'test_number_day')
+else
+  local reserved = false
+  local res24 = tonumber(ARGV[16])
+  if res24 > 0 then
+    local marker = redis.call('GET', KEYS[5])
+    if marker then
+      local net, dev = string.match(marker, '^([^\n]*)\n(.*)$')
+      reserved = (ARGV[7] ~= '-' and ARGV[7] == net) or (ARGV[8] ~= '' and ARGV[8] == dev)
+    end
+  end
+  if reserved then
+    local d, m = times(function(b) return b == '*' end)
+    if full(d, m, tonumber(ARGV[15]), res24, '', '') then
+      reserved = false  -- the reserve is spent: the requester joins everyone else
+    else
+      bucket = '*'
+    end
+  end
+  if not reserved then
+    local d, m = times(function(b) return b ~= '*' and b ~= 't' end)
+    policy, wait = full(d, m, tonumber(ARGV[11]), tonumber(ARGV[12]), 'phone_10m', 'phone_24h')
+    if not policy then
+      d, m = times(function(b) return b == bucket end)
+      policy, wait = full(
+        d, m, tonumber(ARGV[13]), tonumber(ARGV[14]), 'phone_net_10m', 'phone_net_24h')
+    end
+  end
+end
+if policy then return {'limited', policy, tostring(wait)} end
+
+-- The last SMS did not arrive: this resend skips the cooldown, once per verification.
+if skip_cooldown then redis.call('SET', KEYS[4], '!', 'KEEPTTL') end
+redis.call('ZADD', KEYS[3], now, bucket .. ':' .. string.sub(ARGV[3], 1, 12))
+redis.call('PEXPIRE', KEYS[3], day)
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 if resend then return {'resend', v[RID], tostring(v[SENDS]), undelivered} end
 return {'new'}
