@@ -55,11 +55,26 @@ def test_production_refuses_to_start_without_secrets(missing: str) -> None:
         ("OTP_HASH_PRESET", "weak"),
         ("OTP_LOG_FORMAT", "xml"),
         ("OTP_PREFIX_DENY", "+90abc"),
+        ("OTP_LIMIT_PERIOD_SCALE", "0"),
+        ("OTP_LIMIT_PERIOD_SCALE", "2"),
+        ("OTP_LIMIT_PERIOD_SCALE", "fast"),
+        ("OTP_LIMIT_PHONE_NET_24H", "-1"),
+        ("OTP_LIMIT_PHONE_RESERVED_10M", "x"),
+        ("OTP_LIMIT_IP_NET48_HOUR", "1.5"),
+        ("OTP_TEST_NUMBER_DAILY_FAILURES", "0"),
     ],
 )
 def test_invalid_values_name_the_setting(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings({**BASE, name: value})
+
+
+def test_the_period_scale_scales_every_throttling_window() -> None:
+    limits = load_settings({**BASE, "OTP_LIMIT_PERIOD_SCALE": "0.001"}).limits
+    assert limits.ms(limits.phone_24h.period) == 86_400
+    assert limits.ms(limits.check_backoff.cap_seconds) == 3600
+    assert limits.ms(0) == 0 and limits.ms(0.0001) == 1  # never 0 unless asked for 0
+    assert load_settings(BASE).limits.ms(600) == 600_000
 
 
 def test_local_codes_may_be_longer() -> None:
