@@ -338,6 +338,12 @@ class RedisStore:
         lim = self.limits
         pace = self._pacing(pacing)
         who = target.requester
+        share_10m, share_24h = lim.phone_net_10m.limit, lim.phone_net_24h.limit
+        if pacing is not None:
+            # A service's own per-phone pacing (Twilio's 5 per 10 min) is for one person
+            # tapping "resend": their network's share is at least that much.
+            share_10m = _widened(share_10m, pacing.phone_10m)
+            share_24h = _widened(share_24h, pacing.phone_24h)
         reply = await self._run(
             "phone_reserve",
             [
@@ -360,8 +366,8 @@ class RedisStore:
                 lim.ms(lim.phone_24h.period),
                 pace.phone_10m,  # the number's ceiling: the settings, or the service's own
                 pace.phone_24h,
-                lim.phone_net_10m.limit,
-                lim.phone_net_24h.limit,
+                share_10m,
+                share_24h,
                 lim.phone_reserved_10m.limit,
                 lim.phone_reserved_24h.limit,
                 lim.test_number_day.limit,
@@ -578,6 +584,11 @@ def store_for(redis: AnyRedis, settings: Settings) -> RedisStore:
         shares=settings.shares,
         guard=settings.guard,
     )
+
+
+def _widened(share: int, ceiling: int) -> int:
+    """A share no smaller than the ceiling; 0 (off) when either is off."""
+    return 0 if share == 0 or ceiling == 0 else max(share, ceiling)
 
 
 def _head(ref: VerificationRef) -> str:
