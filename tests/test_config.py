@@ -77,6 +77,14 @@ def test_the_period_scale_scales_every_throttling_window() -> None:
     assert load_settings(BASE).limits.ms(600) == 600_000
 
 
+def test_the_per_number_limits_change_at_runtime_but_the_period_scale_does_not() -> None:
+    from otpservice.policy.variables import runtime_variables
+
+    names = runtime_variables()
+    assert {"OTP_LIMIT_PHONE_NET_24H", "OTP_LIMIT_PHONE_RESERVED_24H"} <= set(names)
+    assert "OTP_LIMIT_PERIOD_SCALE" not in names
+
+
 def test_local_codes_may_be_longer() -> None:
     s = load_settings({**BASE, "OTP_CODE_SOURCE": "local", "OTP_CODE_LENGTH": "8"})
     assert s.code_length == 8

@@ -14,7 +14,8 @@ from otpservice.config import Settings, policy_fields
 
 # Read by policy_fields but fixed for the life of the process: it changes what a prefix
 # key means, so counters and blocks already in Redis would stop matching.
-FIXED_AT_START = frozenset({"OTP_PREFIX_DROP_DIGITS"})
+# OTP_LIMIT_PERIOD_SCALE replays days in seconds for drills and tests, never at runtime.
+FIXED_AT_START = frozenset({"OTP_PREFIX_DROP_DIGITS", "OTP_LIMIT_PERIOD_SCALE"})
 
 
 class _Recording(Mapping[str, str]):
