@@ -174,6 +174,7 @@ def create_app(
             telemetry=telemetry or metrics,
             hash_pool=pool,
             conversions=guard,
+            reports=tracker,
         )
         app.state.service = service
         app.state.metrics = metrics

@@ -8,8 +8,8 @@ from redis.exceptions import RedisError
 
 from otpservice.domain.ports import Balance
 from otpservice.errors import StorageUnavailable
-from otpservice.events import layout as keys
 from otpservice.events.scripts import register
+from otpservice.storage import keys
 from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
 
 BALANCE_STATE = f"{keys.SHARED}:balance"

@@ -26,10 +26,9 @@ from redis.exceptions import RedisError
 from otpservice.domain.models import VerificationRef
 from otpservice.domain.ports import Delivery, DeliveryState, SmsGateway
 from otpservice.errors import OtpError, ProviderError, StorageUnavailable
-from otpservice.events import layout as keys
 from otpservice.events.scripts import register
 from otpservice.events.streams import StreamEvent, StreamGroup, all_streams
-from otpservice.storage import keys as store_keys
+from otpservice.storage import keys
 from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
 from otpservice.webhooks_config import DeliveryTrackingSettings
 
@@ -277,7 +276,7 @@ class DeliveryTracker:
                     return
                 ref = VerificationRef.parse(_text(vid))
                 await self.redis.set(
-                    store_keys.undelivered(ref), sms_id, nx=True, px=UNDELIVERED_MARK_MS
+                    keys.undelivered(ref), sms_id, nx=True, px=UNDELIVERED_MARK_MS
                 )
         except (RedisError, TimeoutError, OtpError) as exc:
             log.info("delivery.mark_failed", sms_id=sms_id, error=type(exc).__name__)

@@ -27,12 +27,8 @@ def script_source(name: str) -> str:
 
 
 def event_prelude() -> str:
-    """storage/lua/events.lua, the one prelude; a copy here only until the event log core
-    (which owns it) is in the tree."""
-    shared = resources.files("otpservice.storage") / "lua" / "events.lua"
-    if shared.is_file():
-        return shared.read_text("utf-8")
-    return _lua("otpservice.events", "events_prelude")
+    """storage/lua/events.lua: the one prelude that defines emit_event()."""
+    return _lua("otpservice.storage", "events")
 
 
 def register(redis: AnyRedis, *names: str) -> dict[str, AsyncScript]:

@@ -19,7 +19,7 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError, ResponseError
 
-from otpservice.events import layout as keys
+from otpservice.storage import keys
 from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
 
 log = structlog.get_logger("otpservice.events")

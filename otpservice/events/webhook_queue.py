@@ -12,8 +12,8 @@ import msgspec
 from redis.exceptions import RedisError
 
 from otpservice.errors import StorageUnavailable
-from otpservice.events import layout as keys
 from otpservice.events.scripts import register
+from otpservice.storage import keys
 from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
 from otpservice.webhooks_config import WebhookEndpoint, WebhookSettings
 

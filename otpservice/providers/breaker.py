@@ -20,9 +20,9 @@ from typing import Any, Final
 import structlog
 from redis.exceptions import RedisError
 
-from otpservice.events.layout import SHARED, SHARED_EVENTS
 from otpservice.events.scripts import event_prelude
 from otpservice.provider_config import BreakerSettings
+from otpservice.storage.keys import SHARED, SHARED_EVENTS
 from otpservice.storage.redis_store import AnyRedis
 
 log = structlog.get_logger("otpservice.breaker")

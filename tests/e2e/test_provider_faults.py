@@ -20,7 +20,6 @@ from tests.e2e.conftest import (
     PROVIDER_KEY,
     SECRET,
     WEB_KEY,
-    Api,
     ServiceFactory,
     Sim,
 )
@@ -161,15 +160,3 @@ def test_failed_resend_keeps_the_earlier_code_and_state(
         assert got["sends"] == 1 and got["expires_at"] == first["expires_at"]
         assert got["attempts_remaining"] == first["attempts_remaining"]
         assert api.check(first["id"], code).json()["status"] == "approved"
-
-
-def test_provider_fault_on_delivery_status_is_503_and_keeps_the_verification(
-    api: Api, sim: Sim
-) -> None:
-    vid = api.create(PHONE).json()["id"]
-    code = sim.last_code(MOBILE)
-    sim.fault("html")
-    r = api.http.get(f"/v1/verifications/{vid}/delivery")
-    sim.clear_faults()
-    assert_clean_503(r, sim_texts=[])
-    assert api.check(vid, code).json()["status"] == "approved"

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.e2e.conftest import ADMIN_KEY, OTHER_KEY, Api, ServiceFactory, Sim, wrong
+from tests.e2e.conftest import ADMIN_KEY, OTHER_KEY, Api, ServiceFactory, Sim, wait_until, wrong
 
 PHONE = "+905321234567"
 MOBILE = "905321234567"
@@ -232,15 +232,19 @@ def test_clients_own_their_verifications(api: Api, sim: Sim) -> None:
     assert api.check(vid, code).json()["status"] == "approved"
 
 
-def test_delivery_status_follows_the_provider(api: Api, sim: Sim) -> None:
-    vid = api.create(PHONE).json()["id"]
-    delivered = api.http.get(f"/v1/verifications/{vid}/delivery").json()
-    assert delivered["state"] == "delivered"
-    sim.delivery(MOBILE, "out_of_coverage")
-    vid2 = api.create("+905321234560").json()["id"]
-    sim.delivery("905321234560", "out_of_coverage")
-    r = api.http.get(f"/v1/verifications/{vid2}/delivery").json()
-    assert r["state"] == "out_of_coverage"
+def test_delivery_status_follows_the_provider(make_service: ServiceFactory, sim: Sim) -> None:
+    with make_service(OTP_DELIVERY_POLL_SCHEDULE="0.1,0.5") as api:
+        vid = api.create(PHONE).json()["id"]
+        assert api.http.get(f"/v1/verifications/{vid}/delivery").json()["state"] == "pending"
+        sim.delivery("905321234560", "out_of_coverage")
+        vid2 = api.create("+905321234560").json()["id"]
+
+        def state(v: str) -> str:
+            answer: str = api.http.get(f"/v1/verifications/{v}/delivery").json()["state"]
+            return answer
+
+        wait_until(lambda: state(vid) == "delivered")
+        wait_until(lambda: state(vid2) == "out_of_coverage")
 
 
 def test_balance_needs_an_admin_key(api: Api) -> None:

@@ -11,7 +11,7 @@ import pytest
 from redis.cluster import RedisCluster
 
 from otpservice.webhooks_config import endpoint_id
-from tests.ops.conftest import ADMIN_KEY, Sim, service_env
+from tests.ops.conftest import ADMIN_KEY, Api, Sim, service_env
 from tests.support.receiver import running_receiver
 from tests.support.servers import ServiceServer
 from tests.support.topologies import ClusterProcesses
@@ -82,3 +82,42 @@ def _groups_ready(r: RedisCluster) -> bool:
         )
     except Exception:
         return False
+
+
+def test_cluster_flow_events_and_delivery_reports_arrive(
+    cluster: ClusterProcesses, sim: Sim
+) -> None:
+    cluster.flush()
+    phones = ["+905321234567", "+905441234567", "+905551234567"]  # most likely several shards
+    with running_receiver() as rcv:
+        env = service_env(
+            cluster.url, sim, OTP_REDIS_CLUSTER="true", **hooks_env(("web", rcv, ["*"]))
+        )
+        with ServiceServer(env) as server:
+            api = Api(server.url)
+            vids = []
+            for phone in phones:
+                vid = api.create(phone).json()["id"]
+                assert api.check(vid, sim.last_code(phone[1:])).json()["status"] == "approved"
+                vids.append(vid)
+            wanted = {
+                "verification.created",
+                "send.accepted",
+                "verification.approved",
+                "delivery.delivered",
+            }
+            rcv.wait_for(
+                lambda x: all(
+                    {d.json["type"] for d in x.deliveries if d.json["data"]["verification_id"] == v}
+                    == wanted
+                    for v in vids
+                ),
+                20,
+            )
+            pending = api.create("+905061234567").json()["id"]
+            wait_until(
+                lambda: api.http.get(f"/v1/verifications/{pending}/delivery").json()["state"]
+                == "delivered",
+                10,
+            )
+    assert all(d.verified for d in rcv.deliveries)

@@ -14,8 +14,10 @@ from tests.support.receiver import Receiver, running_receiver
 from tests.webhooks.conftest import (
     ADMIN_KEY,
     ServiceFactory,
+    Sim,
     hooks_env,
     wait_until,
+    wrong,
 )
 
 PHONE = "+905321234567"
@@ -64,6 +66,36 @@ def admin(api_url: str) -> httpx.Client:
         headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
         timeout=10,
     )
+
+
+def test_the_events_of_a_flow_arrive_signed_and_filtered(
+    make_service: ServiceFactory, sim: Sim, receiver: Receiver
+) -> None:
+    with running_receiver() as approvals:
+        env = hooks_env(("web", receiver, ["*"]), ("web", approvals, ["verification.approved"]))
+        with make_service(**env) as api:
+            vid = api.create(PHONE).json()["id"]
+            code = sim.last_code(PHONE[1:])
+            assert api.check(vid, wrong(code)).json()["valid"] is False
+            assert api.check(vid, code).json()["status"] == "approved"
+            expected = [
+                "verification.created",
+                "send.accepted",
+                "check.failed",
+                "verification.approved",
+            ]
+            receiver.wait_for(lambda r: sorted(r.types()) == sorted(expected))
+            approvals.wait_for(lambda r: len(r.deliveries) == 1)
+    assert all(d.verified for d in receiver.deliveries + approvals.deliveries)
+    assert approvals.types() == ["verification.approved"]
+    by_type = {d.json["type"]: d for d in receiver.deliveries}
+    approved = by_type["verification.approved"]
+    assert set(approved.json) == {"type", "timestamp", "data"}
+    assert approved.json["data"]["verification_id"] == vid
+    assert approved.json["data"]["phone"] == "+90532123****"
+    assert approved.id.startswith("evt_") and approved.id == approved.json["data"]["id"]
+    assert approvals.deliveries[0].id == approved.id  # one event, one id, at every endpoint
+    assert all(code not in d.body.decode() for d in receiver.deliveries)
 
 
 def test_500_three_times_then_200_is_four_attempts_and_no_more(
