@@ -163,8 +163,8 @@ def create_app(
         )
         webhooks = Webhooks(r, settings.webhooks, webhook_metrics, transport=webhook_transport)
         app.state.webhooks = webhooks
-        tracker.start()
-        webhooks.start()
+        await tracker.start()
+        await webhooks.start()
         guard = GuardStore(store, settings.guard)
         app.state.guard = guard
         service = VerificationService(

@@ -90,7 +90,7 @@ class DeliveryTracker:
         self.settings = settings
         self.metrics = metrics
         # A tick well inside the first poll's delay; at most a second.
-        self.poll_seconds = min(max(settings.poll_schedule[0] / 4, 0.05), 1.0)
+        self.poll_seconds = min(max(settings.poll_schedule[0] / 4, 0.1), 1.0)
         self.lease_ms = int(max(LEASE_SECONDS, provider_timeout_seconds + 15) * 1000)
         self._scripts = register(redis, *SCRIPTS)
         self.group = StreamGroup(
@@ -132,7 +132,8 @@ class DeliveryTracker:
 
     # -- background loops ---------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self.group.prepare()
         self._loops = [
             asyncio.create_task(self._forever(self.intake_once)),
             asyncio.create_task(self._forever(self.poll_once)),

@@ -138,6 +138,15 @@ class StreamGroup:
                 raise
         self._ready.add(stream)
 
+    async def prepare(self) -> None:
+        """Create the group on every stream now (at start-up, before requests are served), so
+        that no event written after start-up is missed; Redis being down only defers it."""
+        try:
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                await asyncio.gather(*(self._ensure(s) for s in self.streams))
+        except (RedisError, TimeoutError) as exc:
+            log.warning("events.group_create_failed", group=self.group, error=type(exc).__name__)
+
     async def _read_one(self, stream: str, claim: bool) -> list[StreamEvent]:
         try:
             async with asyncio.timeout(OPERATION_TIMEOUT):

@@ -2,8 +2,9 @@
 Webhooks), at least once.
 
 Two background loops per instance (each worker process):
-* fan-out: reads the event streams through the consumer group ``webhooks`` (each entry goes
-  to one instance; a dead instance's pending entries are claimed by another) and queues one
+* fan-out: reads the event streams through a consumer group ``webhooks-<hash of the endpoint
+  list>`` (each entry goes to one instance; a dead instance's pending entries are claimed by
+  another) and queues one
   delivery per matching endpoint in Redis (events/webhook_queue.py), then acknowledges;
 * dispatch: takes due deliveries under a lease, POSTs them (5 s, no redirects, at most
   ``concurrency`` in flight per endpoint) and records the outcome: 2xx ends it, 410 disables
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import hashlib
 import random
 import socket
 import time
@@ -44,7 +46,7 @@ from otpservice.webhooks_config import (
 
 log = structlog.get_logger("otpservice.webhooks")
 
-GROUP = "webhooks"
+GROUP_PREFIX = "webhooks-"
 JITTER = 0.2  # each retry delay is its schedule entry +-20 %
 
 
@@ -69,6 +71,15 @@ class WebhookMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=registry,
         )
+
+
+def group_name(settings: WebhookSettings) -> str:
+    """One consumer group per set of endpoints: instances configured alike share the work;
+    an instance with another list (a rolling change of OTP_WEBHOOKS) reads every event in
+    its own group instead of taking events away from the others. Where two lists share an
+    endpoint, both queue each event for it, and the queue keeps one of the two."""
+    ids = "\n".join(sorted(e.id for e in settings.endpoints))
+    return GROUP_PREFIX + hashlib.sha256(ids.encode()).hexdigest()[:8]
 
 
 def matches(endpoint: WebhookEndpoint, event: StreamEvent) -> bool:
@@ -96,7 +107,10 @@ class Webhooks:
         self.metrics = metrics
         self.queue = WebhookQueue(redis, settings)
         self.group = StreamGroup(
-            redis, GROUP, all_streams(), claim_idle_seconds=settings.claim_idle_seconds
+            redis,
+            group_name(settings),
+            all_streams(),
+            claim_idle_seconds=settings.claim_idle_seconds,
         )
         self.endpoints = {e.id: e for e in settings.endpoints}
         self._in_flight = dict.fromkeys(self.endpoints, 0)
@@ -111,8 +125,9 @@ class Webhooks:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if self.endpoints:
+            await self.group.prepare()
             self._loops = [
                 asyncio.create_task(self._forever(self.fan_out_once)),
                 asyncio.create_task(self._forever(self.dispatch_once)),

@@ -63,3 +63,10 @@ def serve(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # the server and every worker it forked
             proc.wait(10)
+
+
+def kill_instance(pid: int) -> None:
+    """SIGKILL a `serve` instance started by serve(): its process group, the server and
+    every worker it forked (granian's workers outlive a killed main process)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)

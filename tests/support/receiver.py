@@ -70,7 +70,8 @@ class Receiver:
         deadline = time.monotonic() + timeout
         while not predicate(self):
             assert time.monotonic() < deadline, (
-                f"receiver: condition not reached; got {len(self.deliveries)} deliveries"
+                f"receiver: condition not reached; got {len(self.deliveries)} deliveries: "
+                f"{[(d.json.get('type'), d.status) for d in self.deliveries]}"
             )
             time.sleep(0.02)
 

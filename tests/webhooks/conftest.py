@@ -64,7 +64,7 @@ def hooks_env(*endpoints: tuple[str, Receiver, list[str]], **extra: str) -> dict
         "OTP_WEBHOOKS_ALLOW_PRIVATE": "1",
         "OTP_WEBHOOK_RETRY_SCHEDULE": "0.1,0.1,0.1,0.1",
         "OTP_WEBHOOK_TIMEOUT_SECONDS": "1",
-        "OTP_WEBHOOK_POLL_SECONDS": "0.02",
+        "OTP_WEBHOOK_POLL_SECONDS": "0.05",
         "OTP_WEBHOOK_CLAIM_IDLE_SECONDS": "1",
         "OTP_DELIVERY_POLL_SCHEDULE": "0.1,0.3,0.6",
     }
