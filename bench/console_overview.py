@@ -20,6 +20,7 @@ Prints the median, p90 and worst latency in ms, and the machine's load average.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -210,6 +211,26 @@ def time_get(http: httpx.Client, path: str, rounds: int, **kwargs: Any) -> list[
     return out
 
 
+async def _time_day_reads(redis_port: int, now_ms: int) -> list[float]:
+    """What one full day of counters costs the console to add up (16 partitions, through
+    the summing script): the most a view ever reads afresh once the days before are final,
+    i.e. the overview's cost at the end of a busy UTC day."""
+    from redis.asyncio import Redis
+
+    client = Redis(port=redis_port)
+    reader = counters.Counters(client)
+    today = now_ms // counters.DAY_MS * counters.DAY_MS
+    out = []
+    try:
+        for back in range(1, 7):  # the full days of the week
+            started = time.perf_counter()
+            await reader._read_day(today - back * counters.DAY_MS)
+            out.append((time.perf_counter() - started) * 1000)
+    finally:
+        await client.aclose()
+    return out
+
+
 def _measure(
     env: dict[str, str], log: Path, rounds: int, *, stats_too: bool
 ) -> tuple[list[float], list[float]]:
@@ -261,6 +282,7 @@ def main() -> None:
             filled_s = time.perf_counter() - started
             memory = client.info("memory")["used_memory"]
             env = _env(redis_port, sim_port, secret)
+            day_reads = asyncio.run(_time_day_reads(redis_port, now_ms))
             overview, stats = _measure(env, work / "service.log", args.rounds, stats_too=True)
             # The worst case: no day final (no fold cursor), so every view reads the whole
             # week's counters again, as it would for a full "today" (a fresh service, so
@@ -276,6 +298,7 @@ def main() -> None:
         "results": [
             summary("GET /console/overview", overview),
             summary("GET /console/overview, every day read (no day final)", uncached),
+            summary("one full day of counters added up (in process)", day_reads),
             *([summary("GET /v1/stats (the same week)", stats)] if stats else []),
         ],
     }
