@@ -1,4 +1,4 @@
-"""``SmsGateway`` over the Turkey SMS API v3.
+"""A client of one Turkey SMS API v3 account (routed by ``provider.TurkeySmsProvider``).
 
 Secrets (the API key, message texts, OTP codes) are kept out of everything httpx can
 see or log: query-string secrets travel in a request extension and are merged into
@@ -191,7 +191,7 @@ class _CallLog:
 
 
 class TurkeySmsClient:
-    """Async client for the Turkey SMS API v3; implements ``SmsGateway``.
+    """Async client for the Turkey SMS API v3: one account, every operation of the API.
 
     One ``httpx.AsyncClient`` per instance (a reused connection pool); close it with
     ``aclose()`` or use the instance as an async context manager.
