@@ -71,6 +71,7 @@ CONFIG: dict[str, Any] = {
             "getPolicies",
             "changePolicies",
             "resetPolicies",
+            "listProviders",
         )
     ],
 }

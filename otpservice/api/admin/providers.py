@@ -75,7 +75,9 @@ class AdminProviders(Controller):
     async def list_providers(
         self, client: NamedDependency[ClientKey], request: Request[Any, Any, Any]
     ) -> ProvidersOut:
-        router: Router = request.app.state.gateway
+        router = request.app.state.gateway
+        if not isinstance(router, Router):  # a gateway handed in by a test or an embedding
+            return ProvidersOut(providers=[], routes=[])
         out: list[ProviderOut] = []
         for name, provider in router.providers.items():
             state, wait = BreakerState.CLOSED, 0.0
