@@ -276,8 +276,6 @@ class DeliveryTracker:
                 if not vid:
                     return
                 ref = VerificationRef.parse(_text(vid))
-                await self.redis.set(
-                    keys.undelivered(ref), sms_id, nx=True, px=UNDELIVERED_MARK_MS
-                )
+                await self.redis.set(keys.undelivered(ref), sms_id, nx=True, px=UNDELIVERED_MARK_MS)
         except (RedisError, TimeoutError, OtpError) as exc:
             log.info("delivery.mark_failed", sms_id=sms_id, error=type(exc).__name__)

@@ -259,8 +259,17 @@ def test_breaker_opens_and_closes_across_two_instances(
         assert one.create("+905321110111").status_code == 201  # main fails, backup sends
         assert two.create("+905321110112").status_code == 201  # main fails again: open
         r = redis.Redis.from_url(redis_url, decode_responses=True)
-        events = [f["t"] for _, f in r.xrange("otp:{g}:ev")]
-        assert events.count("provider.breaker_opened") == 1
+        entries = [f for _, f in r.xrange("otp:{g}:ev")]
+        (opened,) = [f for f in entries if f["t"] == "provider.breaker_opened"]
+        assert json.loads(opened["d"]) == {
+            "provider": "main",
+            "failures": 2,
+            "sends": 2,
+            "probe": False,
+            "cooloff_seconds": 1,
+            "result_code": "TS-1027",
+        }
+        assert (opened["c"], opened["v"], opened["ph"]) == ("", "", "")
         # Open: instance one does not even ask main now.
         seen = _provider_requests(sim)
         sends_and_checks(one, sim, BACKUP_KEY, "+905321110113")
