@@ -144,10 +144,11 @@ def memory_breakdown(client: redis.Redis, sample: int = 300) -> dict[str, dict[s
     classes: dict[str, list[str]] = {}
     for raw in client.scan_iter(match="otp:*", count=1000):
         key = raw.decode()
-        if key.endswith("}:ev"):
-            kind = "partition:ev"  # a partition's event stream (otp:{pN}:ev)
+        parts = key.split(":")
+        if key.startswith("otp:{p") and (len(parts) == 3 or len(parts[2]) != 11):
+            kind = "partition:" + parts[2]  # otp:{pN}:<kind>: events, expiry index, stats...
         elif not key.startswith(("otp:{g}", "otp:{r:")):
-            kind = "phone:" + key.split(":")[3]  # otp:{pN}:<tag>:<kind>[:<slot>]
+            kind = "phone:" + parts[3]  # otp:{pN}:<tag>:<kind>[:<slot>]
         else:
             parts = key.split(":")
             kind = "shared:" + (":".join(parts[2:4]) if parts[2] == "b" else parts[2])

@@ -39,6 +39,7 @@ from otpservice.domain.service import VerificationService
 from otpservice.domain.telemetry import Telemetry
 from otpservice.events.alerts import BalanceAlerts
 from otpservice.events.delivery import DeliveryMetrics, DeliveryTracker
+from otpservice.events.sweeper import EventMetrics, Sweeper
 from otpservice.events.webhooks import WebhookMetrics, Webhooks
 from otpservice.guard.store import GuardStore
 from otpservice.observability.balance import poll_forever
@@ -132,6 +133,7 @@ def create_app(
     admission = Admission(settings.admission)
     webhook_metrics = WebhookMetrics(metrics.registry)
     delivery_metrics = DeliveryMetrics(metrics.registry)
+    event_metrics = EventMetrics(metrics.registry)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -163,10 +165,18 @@ def create_app(
         )
         webhooks = Webhooks(r, settings.webhooks, webhook_metrics, transport=webhook_transport)
         app.state.webhooks = webhooks
+        sweeper = Sweeper(
+            r,
+            history_days=settings.history_days,
+            every_seconds=settings.expiry_sweep_seconds,
+            metrics=event_metrics,
+            events=settings.events,
+        )
         await tracker.start()
         await webhooks.start()
         guard = GuardStore(store, settings.guard)
         app.state.guard = guard
+        sweeper.start()
         service = VerificationService(
             settings,
             store,
@@ -220,6 +230,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             await admission.stop()
+            await sweeper.stop()
             await webhooks.stop()
             await tracker.stop()
             metrics.close()

@@ -87,6 +87,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_sends: int = 3
     resend_cooldown_seconds: int = 30
     accept_previous_code: bool = True
+    events: bool = True  # OTP_EVENTS=0 only to measure what the event log costs
+    history_days: int = 7  # retention of events, statistics and refusal counts
+    expiry_sweep_seconds: float = 1.0  # how often an instance looks for expired verifications
     allowed_countries: frozenset[str] = frozenset({"TR"})
     default_region: str = "TR"
     prefix_allow: tuple[str, ...] = ()
@@ -464,6 +467,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         code_length=code_length,
         code_ttl_seconds=code_ttl_seconds,
         accept_previous_code=_bool(env, "OTP_ACCEPT_PREVIOUS_CODE", True),
+        events=_bool(env, "OTP_EVENTS", True),
+        history_days=_int(env, "OTP_HISTORY_DAYS", 7, 1, 90),
+        expiry_sweep_seconds=_float(env, "OTP_EXPIRY_SWEEP_SECONDS", 1.0, 0.1, 60),
         default_region=region,
         hash_preset=preset,
         hash_workers=_int(env, "OTP_HASH_WORKERS", 0, 0, 256),

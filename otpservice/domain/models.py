@@ -21,7 +21,7 @@ class Status(enum.Enum):
     MAX_ATTEMPTS_REACHED = "max_attempts_reached"
 
 
-_ID = re.compile(r"^[0-9a-f]{64}$")
+_ID = re.compile(r"[0-9a-f]{64}")  # fullmatch: "$" would let a trailing newline in
 
 
 class VerificationRef(msgspec.Struct, frozen=True):
@@ -38,7 +38,7 @@ class VerificationRef(msgspec.Struct, frozen=True):
 
     @classmethod
     def parse(cls, verification_id: str) -> VerificationRef:
-        if not _ID.match(verification_id):
+        if not _ID.fullmatch(verification_id):
             raise VerificationNotFound()
         return cls(verification_id[:16], verification_id[16:32], verification_id[32:])
 

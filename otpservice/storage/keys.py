@@ -140,3 +140,27 @@ POLICY_VERSION = f"{SHARED}:polv"
 def rate_key_budget(name: str, period: int, value: str) -> str:
     digest = hashlib.sha256(value.encode()).hexdigest()[:32]
     return f"{SHARED}:rk:{name}:{period}:{digest}"
+
+
+# -- the event log's bookkeeping, per partition (0..15) or shared ("g") ---------------------
+
+
+def expiry_index(part: int) -> str:
+    """ZSET of a partition's verifications by expiry (member: tag + slot, 16 bytes)."""
+    return f"{ROOT}:{partition_tag(part)}:exp"
+
+
+def stats_day(part: int, day: str) -> str:
+    """HASH of a partition's counters for one UTC day (YYYYMMDD), folded from its stream:
+    fields ``hour|metric|client|country|prefix``."""
+    return f"{ROOT}:{partition_tag(part)}:st:{day}"
+
+
+def stats_cursor(part: int) -> str:
+    """The last entry of the partition's stream folded into its counters."""
+    return f"{ROOT}:{partition_tag(part)}:stc"
+
+
+def refusals_day(part: int | str, day: str) -> str:
+    """HASH of refused requests for one UTC day: fields ``minute|client|policy|country``."""
+    return f"{ROOT}:{partition_tag(part)}:rf:{day}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from typing import Any
@@ -72,23 +73,40 @@ SCRIPTS = (
 )
 
 
-def _lua(name: str) -> str:
-    return (resources.files("otpservice.storage") / "lua" / f"{name}.lua").read_text("utf-8")
+def _lua(name: str, package: str = "otpservice.storage") -> str:
+    return (resources.files(package) / "lua" / f"{name}.lua").read_text("utf-8")
 
 
-def load_script_source(name: str) -> str:
+_EVENT_CALLS = ("emit_event(", "emit_verification_event(", "count_refusal(")
+# OTP_EVENTS=0 (for measuring what events cost): the helpers do nothing.
+_EVENTS_OFF = "emit_event = function() return false end\ncount_refusal = function() end"
+
+
+def load_script_source(
+    name: str, *, package: str = "otpservice.storage", events: bool = True
+) -> str:
     """A script as Redis runs it: one that reads or writes a verification gets the record's
-    layout and helpers (verification.lua) prepended, one that records events the event
-    helpers (events.lua) after it."""
-    source = _lua(name)
+    layout and helpers (verification.lua) prepended, one that records events or refusals
+    the event helpers (storage/lua/events.lua) after it."""
+    source = _lua(name, package)
     preludes = []
     if "load_verification(" in source or "save_verification(" in source:
         preludes.append(_lua("verification"))
-    if any(f in source for f in ("emit_event(", "emit_verification_event(", "guard_judge(")):
+    if any(call in source for call in (*_EVENT_CALLS, "guard_judge(")):
         preludes.append(_lua("events"))
+        if not events:
+            preludes.append(_EVENTS_OFF)
     if "guard_judge(" in source:
         preludes.append(_lua("guard"))  # the fraud guard's decisions, for shared_reserve
     return "\n".join([*preludes, source])
+
+
+DAY_MS = 86_400_000
+
+
+def utc_day(ms: int) -> str:
+    """YYYYMMDD of a time in epoch ms, UTC: the suffix of the per-day counter keys."""
+    return time.strftime("%Y%m%d", time.gmtime(ms // 1000))
 
 
 def _seconds(ms: Any) -> float:
@@ -113,6 +131,8 @@ class RedisStore:
         wait_timeout_ms: int = 500,
         shares: BudgetShares | None = None,
         guard: GuardSettings | None = None,
+        events: bool = True,
+        history_days: int = 7,
     ) -> None:
         self.redis = redis
         self._ttl_ms = code_ttl_seconds * 1000
@@ -120,6 +140,8 @@ class RedisStore:
         self._accept_previous = "1" if accept_previous_code else "0"
         self._wait_replicas = wait_replicas
         self._wait_timeout_ms = wait_timeout_ms
+        self._events = events
+        self._history_ms = history_days * DAY_MS
         self.apply_policy(
             limits,
             shares or BudgetShares(),
@@ -129,7 +151,7 @@ class RedisStore:
             resend_cooldown_seconds=resend_cooldown_seconds,
         )
         self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(load_script_source(name)) for name in SCRIPTS
+            name: redis.register_script(load_script_source(name, events=events)) for name in SCRIPTS
         }
 
     def apply_policy(
@@ -215,7 +237,7 @@ class RedisStore:
     async def load_scripts(self) -> None:
         async with self._bounded("Storage is unavailable."):
             for name in SCRIPTS:
-                await self.redis.script_load(load_script_source(name))
+                await self.redis.script_load(load_script_source(name, events=self._events))
 
     # -- sends -------------------------------------------------------------------------
 
@@ -259,7 +281,10 @@ class RedisStore:
             "1" if plan.judges(target) else "0",
             "1" if target.country in plan.guard.block_countries else "0",
             target.masked,
+            len(keys_) + 1,  # R: today's refusal counts, appended below
+            self._refusals_ttl_ms(),
         ]
+        keys_ = [*keys_, keys.refusals_day("g", utc_day(int(time.time() * 1000)))]
         reply = await self._run("shared_reserve", keys_, args)
         kind = text(reply[0])
         if kind == "ok":
@@ -318,6 +343,14 @@ class RedisStore:
             [idempotency[1], body, self._idem_ttl_ms],
         )
 
+    def _refusals_ttl_ms(self) -> int:
+        """Today's refusal counts live until the end of the day plus the history's retention."""
+        now = int(time.time() * 1000)
+        return now // DAY_MS * DAY_MS + DAY_MS + self._history_ms - now
+
+    def _refusals_key(self, tag: str) -> str:
+        return keys.refusals_day(keys.partition_of(tag), utc_day(int(time.time() * 1000)))
+
     def _ref(self, t: SendTarget, rid: str = "") -> VerificationRef:
         return VerificationRef(t.tag, t.slot, rid)
 
@@ -352,6 +385,7 @@ class RedisStore:
                 keys.send_log(target.tag),
                 keys.undelivered(ref),
                 keys.trusted(target.tag),
+                self._refusals_key(target.tag),
             ],
             [
                 target.client,
@@ -371,6 +405,8 @@ class RedisStore:
                 lim.phone_reserved_10m.limit,
                 lim.phone_reserved_24h.limit,
                 lim.test_number_day.limit,
+                target.country,
+                self._refusals_ttl_ms(),
             ],
         )
         kind = text(reply[0])
@@ -430,7 +466,12 @@ class RedisStore:
         ttl_ms = ttl_seconds * 1000 if ttl_seconds else self._ttl_ms
         reply = await self._run(
             "phone_commit",
-            [keys.verification(ref), keys.send_lock(ref), keys.phone_events(target.tag)],
+            [
+                keys.verification(ref),
+                keys.send_lock(ref),
+                keys.phone_events(target.tag),
+                keys.expiry_index(keys.partition_of(target.tag)),
+            ],
             [
                 token,
                 mode,
@@ -489,6 +530,7 @@ class RedisStore:
                 keys.failure_streak(ref.tag, who.network),
                 keys.failures_day(ref.tag),
                 keys.trusted(ref.tag),
+                self._refusals_key(ref.tag),
             ],
             [
                 client,
@@ -502,6 +544,7 @@ class RedisStore:
                 who.device,
                 back.test_daily_failures,
                 self.limits.ms(86_400),
+                self._refusals_ttl_ms(),
             ],
         )
         kind = text(reply[0])
@@ -583,6 +626,8 @@ def store_for(redis: AnyRedis, settings: Settings) -> RedisStore:
         wait_timeout_ms=settings.redis_wait_timeout_ms,
         shares=settings.shares,
         guard=settings.guard,
+        events=settings.events,
+        history_days=settings.history_days,
     )
 
 

@@ -29,7 +29,9 @@ ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
 
 
-DELIVERY_TRACKING = re.compile(rb"^otp:\{p\d+\}:d[qv](?::|$)")
+# Written in the background from earlier requests' events: delivery tracking (dq, dv) and
+# the statistics folded from the streams (st, stc).
+DELIVERY_TRACKING = re.compile(rb"^otp:\{p\d+\}:(?:d[qv]|stc?)(?::|$)")
 
 
 class Target:
@@ -43,7 +45,8 @@ class Target:
 
     def _keys(self) -> set[bytes]:
         # Delivery tracking schedules its polls in the background after an earlier accepted
-        # send (events/delivery.py): those keys may appear at any time, whatever the block.
+        # send (events/delivery.py), and the sweeper folds earlier events into statistics
+        # (events/sweeper.py): those keys may appear at any time, whatever the block.
         return {k for k in self.db.keys("*") if not DELIVERY_TRACKING.search(k)}
 
     @contextmanager

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 import redis
 
-from tests.e2e.conftest import OTHER_KEY, WEB_KEY, Api, ServiceFactory, Sim, record_response
+from otpservice.domain.models import phone_tag
+from otpservice.storage import keys
+from otpservice.storage.redis_store import utc_day
+from tests.e2e.conftest import (
+    OTHER_KEY,
+    SECRET,
+    WEB_KEY,
+    Api,
+    ServiceFactory,
+    Sim,
+    record_response,
+)
 from tests.support.leaks import COLLECTOR
 
 PHONE = "+905321234567"
@@ -70,12 +83,21 @@ def test_check_by_phone_cannot_guess_across_clients(api: Api, sim: Sim, redis_ur
     code = sim.last_code(MOBILE)
     other = api.as_client(OTHER_KEY)
     db = redis.Redis.from_url(redis_url)
-    keys_before = db.dbsize()
+    mine = keys.phone_keys(phone_tag(SECRET.encode(), PHONE)) + ":*"
+    before = {k: db.dump(k) for k in db.scan_iter(mine)}
     for guess in [code, *(f"{n:06d}" for n in range(30))]:
         r = other.check_phone(PHONE, guess)
         assert r.status_code == 404, r.text
         assert r.json()["code"] == "verification_not_found"
-    assert db.dbsize() == keys_before
+    # None of the person's keys changed or appeared; the guesses are only counted, as the
+    # other client's refused checks (the operator's statistics).
+    assert {k: db.dump(k) for k in db.scan_iter(mine)} == before
+    counts = db.hgetall(
+        keys.refusals_day(
+            keys.partition_of(phone_tag(SECRET.encode(), PHONE)), utc_day(int(time.time() * 1000))
+        )
+    )
+    assert sum(int(n) for f, n in counts.items() if b"|other|not_found|" in f) == 31
     db.close()
     assert api.get(vid).json()["attempts_remaining"] == 5
     assert api.check_phone(PHONE, code).json()["status"] == "approved"

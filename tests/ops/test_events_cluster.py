@@ -3,6 +3,7 @@ slot (the phone's partition, or {g}), so the scripts run there unchanged."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,6 +11,7 @@ import redis
 
 from otpservice.domain.models import VerificationRef
 from otpservice.storage import keys
+from otpservice.storage.redis_store import utc_day
 from tests.events.streams import raw_events, types_of
 from tests.ops.conftest import Api, Sim, service_env
 from tests.support.servers import ServiceServer
@@ -69,3 +71,40 @@ def test_cluster_flows_write_their_events_in_their_partitions(
     assert types_of(events, canceled)[-1] == "verification.canceled"
     assert [e["t"] for e in events if e["stream"] == keys.SHARED_EVENTS] == ["prefix.blocked"]
     assert types_of(events, vid).count("verification.approved") == 1
+
+
+def test_cluster_expiries_and_statistics_are_swept_in_every_partition(
+    cluster: ClusterProcesses, sim: Sim
+) -> None:
+    cluster.flush()
+    env = service_env(
+        cluster.url,
+        sim,
+        OTP_REDIS_CLUSTER="true",
+        OTP_CODE_TTL_SECONDS="1",
+        OTP_EXPIRY_SWEEP_SECONDS="0.1",
+    )
+    db = redis.RedisCluster.from_url(cluster.url)
+    with ServiceServer(env) as server:
+        api = Api(server.url)
+        vids = [api.create(phone).json()["id"] for phone in PHONES]
+        deadline = time.monotonic() + 5
+        while types_of(raw_events(db)).count("verification.expired") < len(vids):
+            assert time.monotonic() < deadline, "expiries not recorded"
+            time.sleep(0.05)
+    events = raw_events(db)
+    for vid in vids:
+        assert types_of(events, vid) == [
+            "verification.created",
+            "send.accepted",
+            "verification.expired",
+        ]
+    day = utc_day(int(time.time() * 1000))
+    started = sum(
+        int(n)
+        for part in range(keys.PARTITIONS)
+        for field, n in db.hgetall(keys.stats_day(part, day)).items()
+        if field.split(b"|")[1] == b"started"
+    )
+    db.close()
+    assert started == len(vids)

@@ -16,6 +16,7 @@ end
 -- The code was right: it is not a failure, whoever approved first.
 redis.call('ZREM', KEYS[3], ARGV[3])
 if v[STATUS] ~= 'pending' then return {'notfound', v[STATUS]} end
+if v[EXPIRES] <= now_ms() then return {'notfound', 'expired'} end
 v[STATUS] = 'approved'
 save_verification(KEYS[1], v)
 redis.call('DEL', KEYS[2])

@@ -2,25 +2,35 @@
 -- The attempt is counted as a failure right away (fail closed); check_approve gives it back.
 -- KEYS[1] verification   KEYS[2] failure streak for phone+network   KEYS[3] failures 24 h (zset)
 -- KEYS[4] trust marker ("network\ndevice" that last approved)
+-- KEYS[5] the partition's refusal counts for today
 -- ARGV[1] client  ARGV[2] rid, binary ("" = any, for lookups by phone)  ARGV[3] attempt token
 -- ARGV[4] free failures  ARGV[5] delay base ms  ARGV[6] delay cap ms  ARGV[7] daily failure cap
 -- ARGV[8] checker's network  ARGV[9] checker's device  ARGV[10] daily cap of a test number
--- ARGV[11] the day's length in ms
+-- ARGV[11] the day's length in ms   ARGV[12] refusal counts' ttl ms
+-- A check that finds nothing pending counts as policy "not_found"; a delayed one by its policy.
 -- Returns {"ok", rid, hash, attempts_left, purpose, previous hash or ""}
 --       | {"limited", policy, retry_ms}
 --       | {"notfound", reason}
 local now = now_ms()
+local function refuse(policy, retry_ms, country)
+  count_refusal(KEYS[5], ARGV[12], ARGV[1], policy, country)
+  return {'limited', policy, tostring(retry_ms)}
+end
+local function not_found(reason, country)
+  count_refusal(KEYS[5], ARGV[12], ARGV[1], 'not_found', country)
+  return {'notfound', reason}
+end
 local day = tonumber(ARGV[11])
 
 local v = load_verification(KEYS[1])
 if not v or v[CLIENT] ~= ARGV[1] or (ARGV[2] ~= '' and v[RID] ~= ARGV[2]) then
-  return {'notfound', 'unknown'}
+  return not_found('unknown', '')
 end
-if v[STATUS] ~= 'pending' then return {'notfound', v[STATUS]} end
-if v[EXPIRES] <= now then return {'notfound', 'expired'} end
+if v[STATUS] ~= 'pending' then return not_found(v[STATUS], v[COUNTRY]) end
+if v[EXPIRES] <= now then return not_found('expired', v[COUNTRY]) end
 
 local wait = tonumber(redis.call('HGET', KEYS[2], 'u') or '0') - now
-if wait > 0 then return {'limited', 'check_delay', tostring(wait)} end
+if wait > 0 then return refuse('check_delay', wait, v[COUNTRY]) end
 
 -- The phone-wide cap spares the network or device that last approved here, so failures from
 -- elsewhere cannot lock the person out; a test number's fixed code gets its own small cap.
@@ -37,11 +47,11 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - day)
 if cap > 0 and redis.call('ZCARD', KEYS[3]) >= cap then
   local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  return {'limited', 'check_daily_failures', tostring(tonumber(oldest[2]) + day - now)}
+  return refuse('check_daily_failures', tonumber(oldest[2]) + day - now, v[COUNTRY])
 end
 
 local left = v[ATTEMPTS]
-if left <= 0 then return {'notfound', 'max_attempts_reached'} end
+if left <= 0 then return not_found('max_attempts_reached', v[COUNTRY]) end
 v[ATTEMPTS] = left - 1
 save_verification(KEYS[1], v)
 

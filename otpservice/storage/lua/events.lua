@@ -40,3 +40,13 @@ local function emit_verification_event(stream_key, etype, v, head, data_table)
   return emit_event(stream_key, etype, v[CLIENT], vid_of(head, v[RID]), v[COUNTRY] or '',
     phone_prefix(v[PHONE], drop), phone_mask(v[PHONE], drop), data_table)
 end
+
+-- A refused request is no event (a flood would fill memory) but a count per minute, client,
+-- policy and country, in a per-day hash that lives as long as the events do.
+local function count_refusal(key, ttl_ms, client, policy, country)
+  local t = redis.call('TIME')
+  local minute = math.floor(tonumber(t[1]) / 60)
+  redis.call('HINCRBY', key, minute .. '|' .. (client or '') .. '|' .. policy .. '|' ..
+    (country or ''), 1)
+  redis.call('PEXPIRE', key, ttl_ms)
+end

@@ -2,6 +2,7 @@
 -- and record it: verification.created (a new one) and send.accepted, in the same step.
 -- A new verification starts fresh; a resend restarts expiry and keeps attempts (never a reset).
 -- KEYS[1] verification   KEYS[2] send lock   KEYS[3] the partition's event stream
+-- KEYS[4] the partition's expiry index (member: the id head, score: expires at)
 -- ARGV[1] lock token  ARGV[2] "new"/"resend"  ARGV[3] rid (binary)  ARGV[4] code hash (binary)
 -- ARGV[5] ttl ms  ARGV[6] cooldown base ms  ARGV[7] max checks  ARGV[8] sms id  ARGV[9] client
 -- ARGV[10] e164  ARGV[11] purpose  ARGV[12] locale  ARGV[13] max sends  ARGV[14] test "1"/"0"
@@ -17,7 +18,7 @@ local ex = math.ceil((now + tonumber(ARGV[5])) / 1000) * 1000
 local v
 if ARGV[2] == 'resend' then
   v = load_verification(KEYS[1])
-  if not v or v[STATUS] ~= 'pending' or v[RID] ~= ARGV[3] then
+  if not v or v[STATUS] ~= 'pending' or v[RID] ~= ARGV[3] or v[EXPIRES] <= now then
     redis.call('DEL', KEYS[2])
     return {'lost'}
   end
@@ -33,6 +34,13 @@ if ARGV[2] == 'resend' then
   v[SMS_ID] = ARGV[8]
   v[RESEND_AT] = now + math.floor(tonumber(ARGV[6]) * 2 ^ (v[SENDS] - 1))
 else
+  -- A pending verification replaced in its slot has expired (a resend would have kept it):
+  -- if the sweeper has not recorded that yet, this is the instance that noticed first.
+  local old = load_verification(KEYS[1])
+  if old and old[STATUS] == 'pending' then
+    emit_verification_event(KEYS[3], 'verification.expired', old, ARGV[19],
+      {sends = old[SENDS], attempts_remaining = old[ATTEMPTS]})
+  end
   v = {}
   v[RID], v[CLIENT], v[PHONE], v[PURPOSE], v[LOCALE] = ARGV[3], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
   v[STATUS], v[HASH], v[SENDS], v[MAX_SENDS] = 'pending', ARGV[4], 1, tonumber(ARGV[13])
@@ -42,6 +50,7 @@ else
 end
 save_verification(KEYS[1], v)
 redis.call('DEL', KEYS[2])
+redis.call('ZADD', KEYS[4], v[EXPIRES], ARGV[19])
 local test = v[TEST] == 1
 if ARGV[2] ~= 'resend' then
   emit_verification_event(KEYS[3], 'verification.created', v, ARGV[19], {

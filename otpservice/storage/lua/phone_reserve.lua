@@ -4,18 +4,24 @@
 -- KEYS[1] verification (the slot)   KEYS[2] send lock   KEYS[3] send log (zset)
 -- KEYS[4] undelivered marker: the id of the slot's last SMS that a report said did not arrive
 -- KEYS[5] trust marker ("network\ndevice" that last approved on the phone)
+-- KEYS[6] the partition's refusal counts for today
 -- ARGV[1] client   ARGV[2] test number "1"/"0"   ARGV[3] lock token   ARGV[4] lock ms
 -- ARGV[5] max sends   ARGV[6] requester's bucket   ARGV[7] requester network   ARGV[8] device
 -- ARGV[9] 10-min window ms   ARGV[10] 24-h window ms
 -- ARGV[11..16] limits: ceiling 10 min, 24 h; network share 10 min, 24 h; reserved 10 min, 24 h
 -- ARGV[17] sends per test number per 24 h
+-- ARGV[18] country (ISO)   ARGV[19] refusal counts' ttl ms
 -- The log's members are "<bucket>:<token's first 12 hex>": "*" = the reserved share,
 -- "t" = a test number, else the requester network's bucket.
 -- Returns {"new"} | {"resend", rid, sends, undelivered sms id or ""} | {"limited", policy, retry_ms}
 local now = now_ms()
+local function refuse(policy, retry_ms)
+  count_refusal(KEYS[6], ARGV[19], ARGV[1], policy, ARGV[18])
+  return {'limited', policy, tostring(retry_ms)}
+end
 
 local busy = redis.call('PTTL', KEYS[2])
-if busy > 0 then return {'limited', 'send_in_progress', tostring(busy)} end
+if busy > 0 then return refuse('send_in_progress', busy) end
 
 local v = load_verification(KEYS[1])
 local resend = v ~= nil and v[STATUS] == 'pending' and v[CLIENT] == ARGV[1] and v[EXPIRES] > now
@@ -23,13 +29,13 @@ local undelivered = ''
 local skip_cooldown = false
 if resend then
   if v[SENDS] >= tonumber(ARGV[5]) then
-    return {'limited', 'max_sends', tostring(v[EXPIRES] - now)}
+    return refuse('max_sends', v[EXPIRES] - now)
   end
   local mark = redis.call('GET', KEYS[4])
   if mark and v[SMS_ID] ~= '' and mark == v[SMS_ID] then undelivered = mark end
   if v[RESEND_AT] > now then
     if undelivered == '' then
-      return {'limited', 'resend_cooldown', tostring(v[RESEND_AT] - now)}
+      return refuse('resend_cooldown', v[RESEND_AT] - now)
     end
     skip_cooldown = true
   end
@@ -94,7 +100,7 @@ else
     end
   end
 end
-if policy then return {'limited', policy, tostring(wait)} end
+if policy then return refuse(policy, wait) end
 
 -- The last SMS did not arrive: this resend skips the cooldown, once per verification.
 if skip_cooldown then redis.call('SET', KEYS[4], '!', 'KEEPTTL') end

@@ -5,6 +5,7 @@
 -- KEYS[4] the shared event stream (prefix.blocked, the guard's and the budgets' events)
 -- KEYS[5..] fixed-window counters, in the order of ARGV[9]'s budgets
 -- KEYS[G..] the guard's keys (guard.lua), G = ARGV[14]
+-- KEYS[R] today's refusal counts (events.lua's count_refusal), R = ARGV[18]
 -- ARGV[1] idempotency on "1"/"0"   ARGV[2] request fingerprint   ARGV[3] claim ttl ms
 -- ARGV[4] phone member for the prefix set   ARGV[5] burst numbers (0 = off)
 -- ARGV[6] burst window ms   ARGV[7] block ms   ARGV[8] limits on "1"/"0"
@@ -13,6 +14,7 @@
 -- ARGV[10] client  ARGV[11] country (ISO)  ARGV[12] number prefix (for the event)
 -- ARGV[13] guard spec (guard_params)   ARGV[14] G   ARGV[15] guard may judge this number
 -- "1"/"0" (not on the safe list)   ARGV[16] country blockable "1"/"0"   ARGV[17] masked phone
+-- ARGV[18] R   ARGV[19] refusal counts' ttl ms
 -- Returns {"ok", added_member, guard_added, flag} | {"replay", body} | {"in_progress", ttl_ms}
 --       | {"conflict"} | {"limited", policy, retry_ms, flag}
 -- flag: "blocked_now" (burst rule), "guard_blocked", "country_blocked", "guard_settling",
@@ -30,6 +32,10 @@ if ARGV[1] == '1' then
 end
 
 local added, gadded, flag = '0', '0', ''
+local function refuse(policy, retry_ms, why)
+  count_refusal(KEYS[tonumber(ARGV[18])], ARGV[19], ARGV[10], policy, ARGV[11])
+  return {'limited', policy, tostring(retry_ms), why}
+end
 if ARGV[8] == '1' then
   local G = tonumber(ARGV[14])
   local g = guard_params(ARGV[13])
@@ -41,11 +47,11 @@ if ARGV[8] == '1' then
   local judged = g.mode > 0 and ARGV[15] == '1' and not returning
   if judged then
     local ttl = guard_refusal(G, g)
-    if ttl then return {'limited', 'fraud_guard', tostring(ttl), ''} end
+    if ttl then return refuse('fraud_guard', ttl, '') end
   end
 
   local blocked = redis.call('PTTL', KEYS[2])
-  if blocked > 0 then return {'limited', 'prefix_blocked', tostring(blocked), ''} end
+  if blocked > 0 then return refuse('prefix_blocked', blocked, '') end
 
   -- Parsed as they are checked: a refusal stops at the budget that refuses.
   local budgets = {}
@@ -63,7 +69,7 @@ if ARGV[8] == '1' then
         if alert == '1' and budget_alert(G, ctx, policy, KEYS[4 + i], ttl, now) then
           flag = 'budget_alert'
         end
-        return {'limited', policy, tostring(ttl), flag}
+        return refuse(policy, ttl, flag)
       end
     end
   end
@@ -78,7 +84,7 @@ if ARGV[8] == '1' then
         redis.call('DEL', KEYS[3])
         emit_event(KEYS[4], 'prefix.blocked', ARGV[10], '', ARGV[11], ARGV[12], '',
           {block_ms = tonumber(ARGV[7]), numbers = burst, window_ms = tonumber(ARGV[6])})
-        return {'limited', 'prefix_blocked', ARGV[7], 'blocked_now'}
+        return refuse('prefix_blocked', ARGV[7], 'blocked_now')
       end
       added = '1'
     end
@@ -87,7 +93,7 @@ if ARGV[8] == '1' then
   if judged then
     local verdict = guard_judge(G, g, ctx, now, ARGV[16] == '1')
     if verdict[1] then
-      return {'limited', 'fraud_guard', tostring(verdict[1]), verdict[2]}
+      return refuse('fraud_guard', verdict[1], verdict[2])
     end
     flag = verdict[2]
   end

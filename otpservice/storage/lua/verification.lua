@@ -24,9 +24,15 @@ local function load_verification(key)
   return cmsgpack.unpack(raw)
 end
 
--- The key lives exactly as long as the verification is redeemable or readable.
+-- An ended verification's key lives until its expiry, as before; a pending one an hour past
+-- it, so that the expiry sweeper (events/sweeper.py) still finds it to record
+-- verification.expired. Readers treat it as expired from EXPIRES on.
+local EXPIRY_GRACE_MS = 3600000
+
 local function save_verification(key, v)
-  redis.call('SET', key, cmsgpack.pack(v), 'PXAT', v[EXPIRES])
+  local until_ms = v[EXPIRES]
+  if v[STATUS] == 'pending' then until_ms = until_ms + EXPIRY_GRACE_MS end
+  redis.call('SET', key, cmsgpack.pack(v), 'PXAT', until_ms)
 end
 
 local function now_ms()
