@@ -165,8 +165,11 @@ def create_app(
         )
         webhooks = Webhooks(r, settings.webhooks, webhook_metrics, transport=webhook_transport)
         app.state.webhooks = webhooks
+        # Its own connections: the sweep's background traffic never takes the connection a
+        # request's script ran on before that request's WAIT (storage/redis_store.py).
+        sweep_redis = connect_redis(settings) if own_redis else r
         sweeper = Sweeper(
-            r,
+            sweep_redis,
             history_days=settings.history_days,
             every_seconds=settings.expiry_sweep_seconds,
             metrics=event_metrics,
@@ -231,6 +234,8 @@ def create_app(
                     await poller
             await admission.stop()
             await sweeper.stop()
+            if sweep_redis is not r:
+                await sweep_redis.aclose()
             await webhooks.stop()
             await tracker.stop()
             metrics.close()
