@@ -44,7 +44,7 @@ def test_each_pending_verification_expires_once_though_two_instances_sweep(
             e for e in events if e["v"] == verification["id"] and e["t"] == "verification.created"
         ]
         late_ms = int(event["id"].split("-")[0]) - created["d"]["expires_at"]
-        assert 0 <= late_ms < 2000, late_ms  # within a few sweeps of the expiry
+        assert 0 <= late_ms < 3000, late_ms  # within a few seconds of the expiry
         assert event["d"] == {"sends": 1, "attempts_remaining": 5}
     assert "verification.expired" not in types_of(events, approved["id"])
     assert "verification.expired" not in types_of(events, canceled["id"])
