@@ -70,6 +70,13 @@ def allowed_methods(request: Request[Any, Any, Any]) -> str:
     return "OPTIONS"
 
 
+def _has_body(request: Request[Any, Any, Any]) -> bool:
+    """A POST that carries nothing (an admin action such as "resend" or "enable") needs no
+    media type; one with a body must say it is JSON."""
+    headers = request.headers
+    return "transfer-encoding" in headers or headers.get("content-length", "0") not in {"0", ""}
+
+
 async def before_v1_request(request: Request[Any, Any, Any]) -> Response[None] | None:
     """Runs before the body is read: the key first, so that a caller without one learns
     nothing about the body it sent (no 415, 400 or 413 first) and costs no parsing; then
@@ -83,7 +90,7 @@ async def before_v1_request(request: Request[Any, Any, Any]) -> Response[None] |
     authenticate(request)
     if request.method == "OPTIONS":
         return Response(None, status_code=204, headers={"Allow": allowed_methods(request)})
-    if request.method in {"POST", "PUT", "PATCH"}:
+    if request.method in {"POST", "PUT", "PATCH"} and _has_body(request):
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
             raise HTTPException(status_code=415, detail="Send the body as application/json.")

@@ -47,6 +47,8 @@ RAISED_LIMITS = {
     "OTP_CHECK_DAILY_FAILURES": "1000000",
     "OTP_TEST_NUMBER_DAILY_FAILURES": "1000000",
     "OTP_MAX_CHECKS": "20",
+    # Schemathesis never enters a code: the fraud guard would rightly block its prefix.
+    "OTP_GUARD_MODE": "off",
 }
 
 # Random strings are almost never valid mobile numbers: a dictionary of real ones lets
@@ -63,16 +65,8 @@ CONFIG: dict[str, Any] = {
     "parameters": {"body.phone": {"dictionary": "phones", "probability": 0.6}},
     # The balance and /v1/admin are for admin keys; with a client key they are 403 by design.
     "operations": [
-        {"include-operation-id": operation, "headers": {"Authorization": f"Bearer {ADMIN_KEY}"}}
-        for operation in (
-            "getProviderBalance",
-            "listGuardBlocks",
-            "deleteGuardBlock",
-            "getPolicies",
-            "changePolicies",
-            "resetPolicies",
-            "listProviders",
-        )
+        {"include-path-regex": path, "headers": {"Authorization": f"Bearer {ADMIN_KEY}"}}
+        for path in ("^/v1/provider/", "^/v1/admin/")
     ],
 }
 
@@ -97,10 +91,18 @@ def fresh_idempotency_keys(_: Any, headers: dict[str, Any] | None) -> dict[str, 
 
 
 def run_schemathesis(
-    url: str, phases: dict[str, Any], *, unique_idempotency: bool = False
+    url: str,
+    phases: dict[str, Any],
+    *,
+    unique_idempotency: bool = False,
+    path_regex: str | None = None,
 ) -> list[str]:
-    """Run Schemathesis's engine (what its CLI runs) and return every failure, described."""
-    config = SchemathesisConfig.from_dict({**CONFIG, "phases": phases})
+    """Run Schemathesis's engine (what its CLI runs) and return every failure, described.
+    ``path_regex``: only the operations whose path matches it run."""
+    operations = list(CONFIG["operations"])
+    if path_regex is not None:
+        operations.append({"exclude-path-regex": path_regex, "enabled": False})
+    config = SchemathesisConfig.from_dict({**CONFIG, "operations": operations, "phases": phases})
     schema = schemathesis.openapi.from_url(f"{url}/schema/openapi.json", config=config)
     if unique_idempotency:
         schema.hook("map_headers")(fresh_idempotency_keys)
@@ -141,6 +143,9 @@ def test_stateful_links_keep_the_contract(live: ServiceServer, sim_server: Sim) 
             "stateful": {"enabled": True, "max-steps": 8},
         },
         unique_idempotency=True,
+        # The verification's own links; history, stats and admin reads would take the
+        # few steps a scenario has and leave creates to chance.
+        path_regex="^/v1/verifications",
     )
     assert not problems, "\n\n".join(dict.fromkeys(problems))
     # Not vacuous: the run really created verifications (an SMS each) to follow links from.
