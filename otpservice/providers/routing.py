@@ -90,17 +90,6 @@ class NoRoutingTelemetry:
         return None
 
 
-class AllProvidersSkipped(ProviderUnavailable):
-    """Every provider of the route has an open breaker: nothing was sent."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(
-            "Every provider of this route is paused after repeated failures.",
-            result_code="BREAKER-OPEN",
-            retry_after=max(1.0, retry_after),
-        )
-
-
 def _outcome(exc: ProviderError) -> str:
     if isinstance(exc, PhoneRejected):
         return "number_refused"
@@ -146,16 +135,25 @@ class Router:
 
     async def send_code(self, msisdn: str, message: CodeMessage) -> SentSms:
         route = self.settings.routes.for_number(msisdn, message.country)
-        names = self.order(route, message)
+        queue = self.order(route, message)
         last: ProviderError | None = None
         may_have_sent = False
-        waits: list[float] = []
-        for index, name in enumerate(names):
+        skipped: list[str] = []
+        forced: str | None = None
+        index = 0
+        while index < len(queue):
+            name = queue[index]
+            index += 1
             provider = self.providers[name]
-            passed = await self._acquire(name)
+            passed = Pass(True) if name == forced else await self._acquire(name)
             if not passed.allowed:
-                waits.append(passed.wait_seconds)
+                skipped.append(name)
                 self.telemetry.provider_send(name, "skipped", 0.0)
+                if index == len(queue) and last is None and forced is None:
+                    # Every breaker is open: a login must not fail without a try, so the
+                    # first provider gets this send anyway (its breaker ignores the result).
+                    forced = skipped[0]
+                    queue.append(forced)
                 continue
             started = time.perf_counter()
             try:
@@ -170,14 +168,13 @@ class Router:
                     raise
                 may_have_sent = may_have_sent or exc.may_have_sent
                 last = exc
-                more = index + 1 < len(names)
                 if exc.may_have_sent and not route.failover_on_uncertain:
                     raise
-                if more:
+                if index < len(queue):
                     log.warning(
                         "provider.failover",
                         provider=name,
-                        next_provider=names[index + 1],
+                        next_provider=queue[index],
                         result_code=exc.result_code,
                         may_have_sent=exc.may_have_sent,
                     )
@@ -195,8 +192,7 @@ class Router:
                 parts=sent.parts,
                 otp_code=sent.otp_code,
             )
-        if last is None:
-            raise AllProvidersSkipped(min(waits, default=1.0))
+        assert last is not None  # the loop tries at least one provider
         if may_have_sent and not last.may_have_sent:
             # An earlier provider may have sent it: the budgets must keep counting this send.
             last.may_have_sent = True
