@@ -32,7 +32,13 @@ from otpservice.api.problems import EXCEPTION_HANDLERS
 from otpservice.api.twilio import twilio_router
 from otpservice.api.v1 import v1_router
 from otpservice.config import Settings, load_settings
-from otpservice.console import DOCS_ASSETS_PATH, console_router, docs_assets_router, template_config
+from otpservice.console import (
+    DOCS_ASSETS_PATH,
+    console_router,
+    docs_assets_router,
+    template_config,
+    warm_console,
+)
 from otpservice.domain.phone import configure_masking
 from otpservice.domain.ports import SmsGateway
 from otpservice.domain.service import VerificationService
@@ -222,9 +228,15 @@ def create_app(
                     on_reading=BalanceAlerts(r, settings.low_balance_sms).reading,
                 )
             )
+        # The console's sums of the past week, read once now rather than at the first view.
+        console_warm = asyncio.create_task(warm_console(app.state)) if settings.console else None
         try:
             yield
         finally:
+            if console_warm is not None:
+                console_warm.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await console_warm
             policy_watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await policy_watch

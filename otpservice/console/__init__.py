@@ -6,6 +6,7 @@ library are files of this package, so nothing is loaded from another origin.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,15 @@ def console_router() -> Router:
     return Router(
         path="/", route_handlers=[ConsoleController, static], middleware=[SecurityHeaders()]
     )
+
+
+async def warm_console(state: Any) -> None:
+    """Add up the week's counters once at start, so the first view is as fast as the next;
+    failures only mean the first view does it."""
+    from otpservice.console.routes import ensure_data
+
+    with contextlib.suppress(Exception):
+        await ensure_data(state).warm()
 
 
 def docs_assets_router() -> ControllerRouterHandler:

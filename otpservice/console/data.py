@@ -212,6 +212,9 @@ class ConsoleData:
         waiting = [] if await self._counters().kept() else ["statistics (none folded yet)"]
         return windows, _charts(hour, hourly, windows), waiting
 
+    async def warm(self) -> None:
+        await self._window_stats()
+
     async def overview(self) -> Overview:
         windows, charts, waiting = await self._window_stats()
         return Overview(

@@ -63,12 +63,15 @@ def auth_of(request: Request[Any, Any, Any]) -> ConsoleAuth:
     return auth
 
 
-def data_of(request: Request[Any, Any, Any]) -> ConsoleData:
-    state = request.app.state
+def ensure_data(state: Any) -> ConsoleData:
     data: ConsoleData | None = getattr(state, "console_data", None)
     if data is None or data.state is not state:
         data = state.console_data = ConsoleData(state)
     return data
+
+
+def data_of(request: Request[Any, Any, Any]) -> ConsoleData:
+    return ensure_data(request.app.state)
 
 
 def _cookie(request: Request[Any, Any, Any], key: str, value: str, max_age: int) -> Cookie:
