@@ -144,9 +144,9 @@ def fill_refusals(client: redis.Redis, rng: random.Random, now_ms: int, per_day:
             ms = now_ms - day * 86_400_000 - rng.randrange(86_400_000)
             stamp = time.gmtime(ms / 1000)
             day_key = time.strftime("%Y%m%d", stamp)
-            minute = (stamp.tm_hour * 60) + stamp.tm_min
+            minute = ms // 60_000  # since the epoch, as the refusing scripts count it
             field = f"{minute}|{rng.choice(CLIENTS)}|{rng.choice(policies)}|TR"
-            pipe.hincrby(counters.refusals_day("g", day_key), field, 1)
+            pipe.hincrby(keys.refusals_day("g", day_key), field, 1)
     pipe.execute()
 
 
@@ -178,11 +178,11 @@ def fill_counters(client: redis.Redis, streams: dict[int, list[Any]]) -> None:
                 sums[(day, f"{hour}|parts|{tail}")] += json.loads(f["d"])["parts"]
         pipe = client.pipeline(transaction=False)
         for (day, field), n in sums.items():
-            pipe.hincrby(counters.stats_day(part, day), field, n)
+            pipe.hincrby(keys.stats_day(part, day), field, n)
             if len(pipe) >= 5000:
                 pipe.execute()
         last = client.xrevrange(keys.event_stream(part), "+", "-", count=1)
-        pipe.set(counters.stats_cursor(part), last[0][0])
+        pipe.set(keys.stats_cursor(part), last[0][0])
         pipe.execute()
 
 
@@ -287,7 +287,7 @@ def main() -> None:
             # The worst case: no day final (no fold cursor), so every view reads the whole
             # week's counters again, as it would for a full "today" (a fresh service, so
             # nothing is cached from the first run).
-            client.delete(*(counters.stats_cursor(p) for p in range(keys.PARTITIONS)))
+            client.delete(*(keys.stats_cursor(p) for p in range(keys.PARTITIONS)))
             uncached, _ = _measure(env, work / "service2.log", args.rounds, stats_too=False)
     report = {
         "verifications": args.verifications,

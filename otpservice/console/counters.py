@@ -2,7 +2,8 @@
 
 The event log folds each partition's events into one hash per UTC day
 (``otp:{pN}:st:YYYYMMDD``, fields ``hour|metric|client|country|prefix``), and refusals into
-``otp:{pN|g}:rf:YYYYMMDD`` (fields ``minute|client|policy|country``). A page adds them up.
+``otp:{pN|g}:rf:YYYYMMDD`` (fields ``minute|client|policy|country``, the minute since the
+epoch). A page adds them up.
 
 A week of a busy service is hundreds of thousands of fields: a read-only script
 (lua/sum_day.lua) adds a day's fields up inside Redis, so only the sums travel, and the
@@ -24,20 +25,6 @@ from redis.exceptions import RedisError
 from otpservice.errors import StorageUnavailable
 from otpservice.storage import keys
 from otpservice.storage.redis_store import OPERATION_TIMEOUT
-
-
-# The event log's layout of its counters (events/sweeper.py, storage/keys.py there).
-def stats_day(part: int, day: str) -> str:
-    return f"{keys.ROOT}:{keys.partition_tag(part)}:st:{day}"
-
-
-def stats_cursor(part: int) -> str:
-    return f"{keys.ROOT}:{keys.partition_tag(part)}:stc"
-
-
-def refusals_day(part: int | str, day: str) -> str:
-    return f"{keys.ROOT}:{keys.partition_tag(part)}:rf:{day}"
-
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -61,10 +48,11 @@ class DaySums:
         self.refusals: Counter[tuple[int, str]] = Counter()  # (hour start ms, policy)
 
     @staticmethod
-    def _add(into: Counter[tuple[int, str]], day_start: int, flat: list[Any]) -> None:
+    def _add(into: Counter[tuple[int, str]], first_ms: int, flat: list[Any]) -> None:
+        """``flat``: hour|name, n pairs; hours counted from ``first_ms``."""
         for i in range(0, len(flat), 2):
             hour, _, name = _text(flat[i]).partition("|")
-            into[(day_start + int(hour) * HOUR_MS, name)] += int(flat[i + 1])
+            into[(first_ms + int(hour) * HOUR_MS, name)] += int(flat[i + 1])
 
 
 class Counters:
@@ -90,7 +78,7 @@ class Counters:
         """The time up to which every partition's events are in the counters (ms)."""
 
         async def one(part: int) -> int:
-            cursor = await self.redis.get(stats_cursor(part))
+            cursor = await self.redis.get(keys.stats_cursor(part))
             newest = await self.redis.xrevrange(keys.event_stream(part), "+", "-", count=1)
             if not newest:
                 return now_ms  # no event at all: nothing to fold
@@ -105,7 +93,7 @@ class Counters:
     async def kept(self) -> bool:
         """Whether anything keeps the counters (a fold cursor exists in some partition)."""
         found = await self._bounded(
-            asyncio.gather(*(self.redis.exists(stats_cursor(p)) for p in PARTS))
+            asyncio.gather(*(self.redis.exists(keys.stats_cursor(p)) for p in PARTS))
         )
         return any(found)
 
@@ -113,13 +101,16 @@ class Counters:
         day = utc_day(day_start)
         replies = await self._bounded(
             asyncio.gather(
-                *(self._sums(stats_day(p, day), "hourly") for p in PARTS),
-                *(self._sums(refusals_day(p, day), "refusals") for p in REFUSAL_STREAMS),
+                *(self._sums(keys.stats_day(p, day), "hourly") for p in PARTS),
+                *(self._sums(keys.refusals_day(p, day), "refusals") for p in REFUSAL_STREAMS),
             )
         )
         sums = DaySums()
         for i, flat in enumerate(replies):
-            sums._add(sums.hourly if i < len(PARTS) else sums.refusals, day_start, flat)
+            if i < len(PARTS):
+                sums._add(sums.hourly, day_start, flat)  # hours of the day
+            else:
+                sums._add(sums.refusals, 0, flat)  # hours since the epoch
         return sums
 
     async def days(self, since_ms: int, now_ms: int) -> list[DaySums]:
@@ -150,7 +141,9 @@ class Counters:
             day = utc_day(start)
             hour_index = max(0, (first_hour - start) // HOUR_MS)
             replies = await self._bounded(
-                asyncio.gather(*(self._sums(stats_day(p, day), "areas", hour_index) for p in PARTS))
+                asyncio.gather(
+                    *(self._sums(keys.stats_day(p, day), "areas", hour_index) for p in PARTS)
+                )
             )
             for flat in replies:
                 for i in range(0, len(flat), 2):

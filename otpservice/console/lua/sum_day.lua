@@ -1,8 +1,8 @@
 -- Sums of one day's counters for the console's pages, added up inside Redis so a busy day's
 -- thousands of fields never cross the network (read only: it changes nothing).
 -- KEYS[1]  a day's statistics hash (fields hour|metric|client|country|prefix) or refusal
---          hash (fields minute|client|policy|country)
--- ARGV[1]  "hourly": sums by hour|metric;  "refusals": sums by hour|policy;
+--          hash (fields minute|client|policy|country, the minute since the epoch)
+-- ARGV[1]  "hourly": sums by hour|metric;  "refusals": sums by hour|policy (epoch hours);
 --          "areas": sums by c|country|metric and p|prefix|metric for hours >= ARGV[2]
 -- Returns  {key, n, key, n, ...}
 local mode = ARGV[1]

@@ -82,9 +82,7 @@ def test_a_budget_changed_in_the_editor_is_obeyed_and_a_bad_value_changes_nothin
     with page.expect_navigation():
         page.click("#policy-form button[type=submit]")
     console.seen()
-    assert "OTP_LIMIT_PHONE_10M must be a whole number" in page.inner_text(
-        "#e-OTP_LIMIT_PHONE_10M"
-    )
+    assert "OTP_LIMIT_PHONE_10M must be a whole number" in page.inner_text("#e-OTP_LIMIT_PHONE_10M")
     assert page.locator("#e-OTP_MAX_CHECKS").count() == 0
     policy = console.admin_api.http.get("/v1/admin/policies").json()
     values = {v["name"]: v for v in policy["variables"]}

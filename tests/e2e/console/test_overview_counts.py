@@ -10,6 +10,7 @@ import time
 import redis
 
 from otpservice.console import counters
+from otpservice.storage import keys
 from tests.e2e.conftest import ADMIN_KEY, Sim, service_env
 from tests.support.console import ConsoleHttp
 from tests.support.servers import ServiceServer
@@ -20,13 +21,12 @@ HOUR = 3_600_000
 def _put(db: redis.Redis, part: int, at_ms: int, metric: str, n: int, prefix: str) -> None:
     day_start = at_ms // 86_400_000 * 86_400_000
     field = f"{(at_ms - day_start) // HOUR}|{metric}|web|TR|{prefix}"
-    db.hincrby(counters.stats_day(part, counters.utc_day(at_ms)), field, n)
+    db.hincrby(keys.stats_day(part, counters.utc_day(at_ms)), field, n)
 
 
 def _refusal(db: redis.Redis, part: int | str, at_ms: int, policy: str, n: int) -> None:
-    day_start = at_ms // 86_400_000 * 86_400_000
-    field = f"{(at_ms - day_start) // 60_000}|web|{policy}|TR"
-    db.hincrby(counters.refusals_day(part, counters.utc_day(at_ms)), field, n)
+    field = f"{at_ms // 60_000}|web|{policy}|TR"  # the minute since the epoch
+    db.hincrby(keys.refusals_day(part, counters.utc_day(at_ms)), field, n)
 
 
 def _cell(html: str, window: str, metric: str) -> str:
@@ -56,7 +56,7 @@ def test_windows_add_up_the_counters_of_every_partition_and_day(redis_url: str, 
     _refusal(db, "g", hour + 2, "global_minute", 3)
     _refusal(db, 4, hour - 30 * HOUR, "phone_10m", 7)
     for part in range(16):  # every partition folded up to now: the past days are final
-        db.set(counters.stats_cursor(part), f"{now}-0")
+        db.set(keys.stats_cursor(part), f"{now}-0")
     db.close()
 
     with ServiceServer(service_env(redis_url, sim, OTP_CONSOLE="true")) as server:

@@ -4,6 +4,7 @@ no page ever holds a code or a full phone number."""
 from __future__ import annotations
 
 import re
+import time
 
 from tests.e2e.conftest import Sim, wrong
 from tests.e2e.console.conftest import Console
@@ -19,7 +20,9 @@ def _no_code_or_full_phone(html: str, code: str) -> None:
     assert not re.search(rf"(?<![0-9A-Za-z]){code}(?![0-9A-Za-z])", html)
 
 
-def test_a_flow_made_through_the_api_shows_live_and_in_search(console: Console, sim: Sim) -> None:
+def test_a_flow_made_through_the_api_shows_live_in_the_overview_and_in_search(
+    console: Console, sim: Sim
+) -> None:
     console.sign_in()
     page = console.goto("/console/live")
     created = console.api.create(PHONE)
@@ -33,6 +36,25 @@ def test_a_flow_made_through_the_api_shows_live_and_in_search(console: Console, 
     page.wait_for_selector("#live-table tr.ev-verification-approved", timeout=15_000)
     assert page.locator("#live-table tr.ev-check-failed").count() >= 1
     console.shot("live")
+    _no_code_or_full_phone(console.seen(), code)
+
+    # Overview: the flow in the last hour's numbers once the event log folded it (~1 s).
+    deadline = time.monotonic() + 15
+    while True:
+        page = console.goto("/console/overview")
+        if page.inner_text("#stat-hour-started") == "1" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for metric, shown in [
+        ("started", "1"),
+        ("sent", "1"),
+        ("approved", "1"),
+        ("conversion", "100.0 %"),
+        ("refused", "0"),
+    ]:
+        assert page.inner_text(f"#stat-hour-{metric}") == shown, metric
+        assert page.inner_text(f"#stat-week-{metric}") == shown, metric
+    console.shot("overview")
     _no_code_or_full_phone(console.seen(), code)
 
     # Search by the full number: its history in time order, the number shown masked.
