@@ -263,6 +263,18 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         elif kind == "refused_sends":
             body = json.dumps({"phone": spec["phone"], "client_ip": spec["client_ip"]}).encode()
             unit = simple_unit("refused_send", "POST", lambda: ("/v1/verifications", body), 429)
+        elif kind == "distinct_refused":
+            # Refused for their address, each for a number never sent before: no parse of a
+            # number repeats (what a cache of parses cannot help with).
+            ip = spec["client_ip"]
+            counter = iter(range(10**9))
+
+            def distinct() -> tuple[str, bytes]:
+                n = next(counter)
+                phone = f"+90{530 + n % 20}{n // 20 % 10**7:07d}"
+                return "/v1/verifications", json.dumps({"phone": phone, "client_ip": ip}).encode()
+
+            unit = simple_unit("refused_send", "POST", distinct, 429)
         elif kind == "unknown_checks":
             check = json.dumps({"code": spec["code"]}).encode()
             unit = simple_unit(

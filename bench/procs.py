@@ -75,6 +75,29 @@ def wait_http(port: int, path: str, proc: subprocess.Popen[bytes], timeout: floa
     raise TimeoutError(f"nothing answered 200 on :{port}{path}")
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in a process group (a server, its
+    workers and their threads), from /proc/<pid>/stat. A worker's CPU is read while it
+    lives, so take readings around a load while the server runs."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                raw = stat.read()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(b")") + 2 :].split()
+        # fields[0] is the state (stat field 3): pgrp is field 5, utime 14, stime 15.
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
 class Proc:
     """A child in its own process group, so that a server and its workers stop together."""
 
@@ -153,6 +176,15 @@ def simulator(provider_key: str, log: Path) -> Iterator[int]:
         proc.stop()
 
 
+# The process group of each server this module runs, by its port (see server_cpu).
+_GROUPS: dict[int, int] = {}
+
+
+def server_cpu(port: int) -> float:
+    """CPU seconds used so far by the server listening on ``port`` (all its processes)."""
+    return group_cpu_seconds(_GROUPS[port])
+
+
 @contextlib.contextmanager
 def service(env: Mapping[str, str], workers: int, log: Path, server: str) -> Iterator[int]:
     """``otpservice serve --workers N``: the production entry point, in real processes."""
@@ -160,12 +192,14 @@ def service(env: Mapping[str, str], workers: int, log: Path, server: str) -> Ite
     argv = [PYTHON, "-m", "otpservice", "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", str(workers), "--server", server]
     proc = Proc("service", argv, child_env(env), log)
+    _GROUPS[port] = proc.pid
     try:
         wait_http(port, "/readyz", proc.popen)
         time.sleep(0.5 * workers)  # every worker has started its lifespan
         yield port
     finally:
         proc.stop()
+        _GROUPS.pop(port, None)
 
 
 @contextlib.contextmanager
@@ -174,12 +208,14 @@ def baseline(redis_url: str, workers: int, log: Path, server: str) -> Iterator[i
     argv = [PYTHON, "-m", "bench.baseline", "--port", str(port), "--workers", str(workers)]
     argv += ["--server", server]
     proc = Proc("baseline", argv, child_env({"BENCH_REDIS_URL": redis_url}), log)
+    _GROUPS[port] = proc.pid
     try:
         wait_http(port, "/healthz", proc.popen)
         time.sleep(0.5 * workers)
         yield port
     finally:
         proc.stop()
+        _GROUPS.pop(port, None)
 
 
 def loadgen(*specs: dict[str, Any], timeout: float = 600) -> list[dict[str, Any]]:
@@ -209,4 +245,23 @@ def loadgen(*specs: dict[str, Any], timeout: float = 600) -> list[dict[str, Any]
             raise RuntimeError(f"load driver failed: {err.decode()[-2000:]}")
         results.append(json.loads(out))
     shutil.rmtree(spool, ignore_errors=True)
+    return results
+
+
+def measured(spec: dict[str, Any], *others: dict[str, Any]) -> list[dict[str, Any]]:
+    """``loadgen`` with the CPU the target server (``spec["port"]``) spent meanwhile:
+    ``cpu_us_per_request`` over every answer it gave to ``spec``'s load (others run
+    beside it and their requests are counted too, in ``cpu_requests``)."""
+    port = int(spec["port"])
+    before = server_cpu(port)
+    results = loadgen(spec, *others)
+    spent = server_cpu(port) - before
+    answered = sum(
+        sum(r["statuses"].values())
+        for r, s in zip(results, (spec, *others), strict=True)
+        if int(s.get("port", 0)) == port
+    )
+    results[0]["cpu_seconds"] = round(spent, 3)
+    results[0]["cpu_requests"] = answered
+    results[0]["cpu_us_per_request"] = round(spent * 1e6 / answered, 1) if answered else 0.0
     return results
