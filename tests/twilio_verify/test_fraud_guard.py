@@ -24,3 +24,19 @@ def test_guard_block_is_60410_with_retry_after(make_twilio: TwilioFactory) -> No
         r = twilio.raw("POST", "/Verifications", data={"To": "+905325550004", "Channel": "sms"})
         assert r.status_code == 403 and r.json()["code"] == 60410
         assert 3500 <= int(r.headers["Retry-After"]) <= 3600
+
+
+def test_rate_limits_are_caller_defined_rate_limit_keys(make_twilio: TwilioFactory) -> None:
+    budgets = '{"user_id": [{"limit": 1, "period": 3600}]}'
+    with make_twilio(OTP_RATE_LIMIT_KEYS=budgets) as twilio:
+        limits = '{"user_id": "42"}'
+        twilio.service.verifications.create(to="+905325550001", channel="sms", rate_limits=limits)
+        with pytest.raises(TwilioRestException) as caught:
+            twilio.service.verifications.create(
+                to="+905335550002", channel="sms", rate_limits=limits
+            )
+        assert (caught.value.status, caught.value.code) == (429, 20429)
+        bad = twilio.raw(
+            "POST", "/Verifications", data={"To": "+905345550003", "RateLimits": "[1]"}
+        )
+        assert bad.status_code == 400 and bad.json()["code"] == 60200

@@ -10,6 +10,7 @@ import re
 import time
 from typing import Any
 
+import msgspec
 from litestar import Request, Router, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency, Provide
@@ -37,7 +38,12 @@ from otpservice.domain.codes import is_code_shape
 from otpservice.domain.models import Status, Verification
 from otpservice.domain.phone import parse_phone
 from otpservice.domain.requester import network_of
-from otpservice.domain.service import CreateRequest, SendOptions, VerificationService
+from otpservice.domain.service import (
+    CreateRequest,
+    SendOptions,
+    VerificationService,
+    rate_limit_keys,
+)
 from otpservice.errors import InvalidPhone, InvalidRequest
 from otpservice.twilio_config import MAX_FRIENDLY_NAME, NAMED_TEMPLATES, TwilioService
 
@@ -53,7 +59,6 @@ REFUSED_ON_CREATE = (
     "CustomMessage",
     "TemplateSid",
     "TemplateCustomSubstitutions",
-    "RateLimits",
     "ChannelConfiguration",
 )
 REFUSED_ON_CHECK = ("Amount", "Payee", "SnaClientToken")
@@ -139,7 +144,20 @@ def _create_request(
         locale=locale,
         client_ip=device_ip,
         device_id=device_id,
+        rate_limit_keys=_rate_limits(_field(form, "RateLimits")),
     )
+
+
+def _rate_limits(raw: str | None) -> tuple[tuple[str, str], ...]:
+    """Twilio's RateLimits (a JSON object of key -> value): our caller-defined rate-limit
+    keys, with the budgets of OTP_RATE_LIMIT_KEYS."""
+    if not raw:
+        return ()
+    try:
+        given = msgspec.json.decode(raw, type=dict[str, str | int])
+        return rate_limit_keys({k: str(v) for k, v in given.items()})
+    except (msgspec.DecodeError, InvalidRequest) as exc:
+        raise invalid_parameter("RateLimits") from exc
 
 
 def _base_url(request: Request[Any, Any, Any]) -> str:

@@ -59,8 +59,8 @@ local function guard_block(block_key, strikes_key, index_key, member, g, evidenc
 end
 
 -- Before the budgets: a live block refuses at once (enforce mode only).
-local function guard_refusal(G, g)
-  if g.mode ~= 2 then return nil end
+local function guard_refusal(G, mode)
+  if mode ~= 2 then return nil end
   local ttl = redis.call('PTTL', KEYS[G])
   if ttl > 0 then return ttl end
   ttl = redis.call('PTTL', KEYS[G + 4])

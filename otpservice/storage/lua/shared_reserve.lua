@@ -38,15 +38,15 @@ local function refuse(policy, retry_ms, why)
 end
 if ARGV[8] == '1' then
   local G = tonumber(ARGV[14])
-  local g = guard_params(ARGV[13])
+  local mode = tonumber(string.match(ARGV[13], '^%d+'))  -- the rest is parsed when judging
   local ctx = {client = ARGV[10], country = ARGV[11], prefix = ARGV[12], masked = ARGV[17],
                stream = KEYS[4]}
   -- A number approved recently is a returning customer: the guard never refuses it, and
   -- it may use the budgets' reserved share.
   local returning = redis.call('EXISTS', KEYS[G + 8]) == 1
-  local judged = g.mode > 0 and ARGV[15] == '1' and not returning
+  local judged = mode > 0 and ARGV[15] == '1' and not returning
   if judged then
-    local ttl = guard_refusal(G, g)
+    local ttl = guard_refusal(G, mode)
     if ttl then return refuse('fraud_guard', ttl, '') end
   end
 
@@ -90,6 +90,7 @@ if ARGV[8] == '1' then
     end
   end
 
+  local g = judged and guard_params(ARGV[13])
   if judged then
     local verdict = guard_judge(G, g, ctx, now, ARGV[16] == '1')
     if verdict[1] then
