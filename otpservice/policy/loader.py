@@ -1,5 +1,8 @@
 """Parsing of the guard's and the shared budgets' settings, with config.py's helpers, so
-that the environment and a runtime change are validated by the same code."""
+that the environment and a runtime change are validated by the same code.
+
+config.py imports this module to build its settings, so config's helpers are imported
+inside the functions (at call time config is complete)."""
 
 from __future__ import annotations
 
