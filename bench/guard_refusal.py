@@ -27,11 +27,12 @@ from otpservice.config import load_settings
 from otpservice.domain.models import phone_tag, slot_of
 from otpservice.domain.phone import parse_phone
 from otpservice.domain.ports import SendTarget
+from otpservice.domain.requester import NO_NETWORK
 from otpservice.guard.settings import GuardMode
 from otpservice.storage.redis_store import store_for
 
 ENV = {
-    "OTP_SECRET": "bench-guard-secret-" + "x" * 32,
+    "OTP_SECRET": "Kd2Vx9Qm4Lr7Tn0Cz5Hb8Wp1Fs6Jy3Ga",
     "OTP_API_KEYS": "web=bench-client-key-0123456789",
     "OTP_PROVIDER_API_KEY": "unused",
     "OTP_LIMIT_CLIENT_MINUTE": "1",
@@ -46,7 +47,7 @@ def target(secret: bytes, e164: str) -> SendTarget:
         client="web",
         e164=phone.e164,
         tag=phone_tag(secret, phone.e164),
-        slot=slot_of("web", "login"),
+        slot=slot_of("web", "login", NO_NETWORK),
         purpose="login",
         locale="en",
         country=phone.region,

@@ -11,7 +11,7 @@ from otpservice.policy.variables import runtime_variables, with_overrides
 from otpservice.throttling.policies import Quota
 
 BASE = {
-    "OTP_SECRET": "s" * 40,
+    "OTP_SECRET": "Hq3Zr8Lw1Vt6Nk0Pb5Xm9Cs2Fd7Jg4Ye",
     "OTP_API_KEYS": "web=web-key-0123456789,app=app-key-0123456789",
     "OTP_PROVIDER_API_KEY": "provider-key",
 }

@@ -20,6 +20,7 @@ from otpservice.config import Settings
 from otpservice.domain.models import phone_tag, slot_of
 from otpservice.domain.phone import parse_phone
 from otpservice.domain.ports import SendTarget, SharedVerdict
+from otpservice.domain.requester import NO_NETWORK
 from otpservice.errors import StorageUnavailable
 from otpservice.guard.settings import GuardMode, GuardSettings
 from otpservice.guard.store import GuardStore
@@ -78,7 +79,7 @@ def target(settings: Settings, client: str, e164: str) -> SendTarget:
         client=client,
         e164=phone.e164,
         tag=phone_tag(settings.secret, phone.e164),
-        slot=slot_of(client, "login"),
+        slot=slot_of(client, "login", NO_NETWORK),
         purpose="login",
         locale="en",
         country=phone.region,

@@ -16,7 +16,7 @@ from otpservice.storage.redis_store import store_for
 from tests.guard import sim
 from tests.support.servers import RedisProcess
 
-SECRET = "guard-sim-secret-" + "x" * 32
+SECRET = "Wn5Tc0Qa8Rv3Lk7Xe2Hm9Bp4Zs1Dg6Jf"
 
 
 def settings_for(mode: GuardMode) -> Settings:
