@@ -49,6 +49,8 @@ COUNTRIES = (("TR", 0.9), ("AZ", 0.04), ("DE", 0.03), ("GB", 0.03))
 # Turkish mobile operator codes (5xx): numbers are 90 5xx yyy zzzz; a prefix drops the last 4.
 OPERATOR_CODES = (*range(530, 560), 501, 505, 506, 507, 551, 552, 553, 554, 555, 559)
 WEEK_MS = 7 * 86_400_000
+SAMPLE_PHONES: list[str] = []  # numbers that have a history, for the search
+SEARCHES: list[float] = []
 STATS_WEEK = {"since": "7d"}
 DROP = 4
 
@@ -86,6 +88,8 @@ def _events(rng: random.Random, secret: bytes, now_ms: int, n: int) -> dict[int,
     for _ in range(n):
         country = rng.choices([c for c, _ in COUNTRIES], [w for _, w in COUNTRIES])[0]
         e164 = _phone(rng, country)
+        if len(SAMPLE_PHONES) < 50 and country == "TR":
+            SAMPLE_PHONES.append(e164)
         tag = phone_tag(secret, e164)
         vid = tag + secrets.token_hex(8) + secrets.token_hex(16)
         base = {
@@ -240,6 +244,16 @@ def _measure(
     ):
         _sign_in(http)
         overview = time_get(http, "/console/overview", rounds)
+        searches: list[float] = []
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', http.get("/console/search").text)
+        assert csrf, "no search form"
+        for phone in SAMPLE_PHONES[:rounds]:
+            started = time.perf_counter()
+            found = http.post("/console/search", data={"csrf": csrf.group(1), "q": phone})
+            searches.append((time.perf_counter() - started) * 1000)
+            assert found.status_code == 200, found.status_code
+            assert "verification.created" in found.text
+        SEARCHES.extend(searches)
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         stats: list[float] = []
         if stats_too and http.get("/v1/stats", headers=admin).status_code != 404:
@@ -299,6 +313,7 @@ def main() -> None:
             summary("GET /console/overview", overview),
             summary("GET /console/overview, every day read (no day final)", uncached),
             summary("one full day of counters added up (in process)", day_reads),
+            summary("POST /console/search, a phone's history (first run)", SEARCHES[: args.rounds]),
             *([summary("GET /v1/stats (the same week)", stats)] if stats else []),
         ],
     }
