@@ -84,7 +84,8 @@ MEANINGS: dict[int, str] = {
     415: "Body is not application/json.",
     422: "Well-formed but invalid: phone, code or client_ip; or refused by the provider.",
     429: "Refused by a throttling policy; see `policy` and `Retry-After`.",
-    503: "Redis or the SMS provider is unavailable; nothing was changed.",
+    503: "Redis or the SMS provider is unavailable; the detail says what may have been "
+    "recorded (nothing, for a read).",
 }
 NOT_READY_MEANING = "Redis does not answer or the scripts are not loaded."
 
@@ -159,7 +160,7 @@ ADMIN: dict[int, tuple[str, ...]] = {**AUTH, 403: ("forbidden",), **UNAVAILABLE}
 _ADMIN_MEANINGS = {
     403: "This call needs an admin key (OTP_ADMIN_API_KEYS).",
     404: "No webhook endpoint with this id, or no dead letter with this event id there.",
-    503: "Redis is unavailable; nothing was changed.",
+    503: "Redis is unavailable; the detail says what may have been recorded.",
 }
 WEBHOOKS = problems(ADMIN, _ADMIN_MEANINGS)
 ADMIN_PROVIDERS = problems(ADMIN, _ADMIN_MEANINGS)

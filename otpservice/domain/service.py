@@ -23,6 +23,7 @@ import structlog
 
 from otpservice.config import ClientKey, Settings
 from otpservice.domain.codes import CodeHasher, generate_code, is_code_shape
+from otpservice.domain.idempotency import FIRST_POLL_SECONDS, InFlightKeys
 from otpservice.domain.messages import compose
 from otpservice.domain.models import (
     CheckResult,
@@ -47,6 +48,7 @@ from otpservice.domain.ports import (
     SendPacing,
     SendTarget,
     SentSms,
+    SharedVerdict,
     SmsGateway,
     VerificationStore,
 )
@@ -146,6 +148,7 @@ class VerificationService:
         # A send lock outlives the slowest provider call and the hashing after it.
         self._lock_seconds = settings.longest_send_seconds + 15.0
         self._background: set[asyncio.Task[None]] = set()
+        self._in_flight = InFlightKeys()
 
     async def _off_loop(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
@@ -228,14 +231,36 @@ class VerificationService:
         target, phone = self._target(client, request)
         pacing = self._pacing(options)
         idem = (idempotency_key, self._fingerprint(target)) if idempotency_key else None
+        if idempotency_key is None:
+            return await self._send(client, target, phone, None, options, ttl, pacing)
+        key = (client.name, idempotency_key)
         deadline = time.monotonic() + self.settings.longest_send_seconds
+        interval = FIRST_POLL_SECONDS
         while True:
             shared = await self.store.reserve_shared(target, idem)
             if shared.kind != "in_progress":
                 break
             if time.monotonic() >= deadline:
                 raise IdempotencyInProgress("Retry once the first request has finished.")
-            await asyncio.sleep(0.05)
+            interval = await self._in_flight.wait(key, interval, deadline)
+        with self._in_flight.running(key):
+            return await self._send(client, target, phone, idem, options, ttl, pacing, shared)
+
+    async def _send(
+        self,
+        client: ClientKey,
+        target: SendTarget,
+        phone: Phone,
+        idem: tuple[str, str] | None,
+        options: SendOptions,
+        ttl: int,
+        pacing: SendPacing | None,
+        shared: SharedVerdict | None = None,
+    ) -> tuple[Verification, bool]:
+        """The send once idempotency has let it through: ``shared`` is the shared step's
+        verdict when the caller already has it (it reserved under an Idempotency-Key)."""
+        if shared is None:
+            shared = await self.store.reserve_shared(target, idem)
         if shared.kind == "replay":
             assert shared.body is not None
             return msgspec.json.decode(shared.body, type=Verification), True

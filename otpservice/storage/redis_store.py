@@ -73,6 +73,34 @@ SCRIPTS = (
 )
 
 
+# What a caller may be told when a script's reply does not come (a timeout, a dropped
+# connection): Redis may have run the script or not. A read changed nothing either way; a
+# write may have happened, so its answer says so, never "nothing was changed".
+READ_ONLY_SCRIPTS = frozenset({"verification_load", "policy_load"})
+_UNKNOWN_WRITE = {
+    "shared_reserve": "Storage is unavailable; no SMS was sent. The attempt may have counted "
+    "toward the sending limits.",
+    "phone_reserve": "Storage is unavailable; no SMS was sent. The attempt may have counted "
+    "toward the sending limits.",
+    "phone_commit": "Storage is unavailable after the SMS was sent; the code may not have "
+    "been recorded. Request a new code.",
+    "idempotency_store": "Storage is unavailable after the SMS was sent; the code was "
+    "recorded, but a retry with this Idempotency-Key may not replay this answer.",
+    "check_reserve": "Storage is unavailable; this check may have used an attempt.",
+    "check_approve": "Storage is unavailable; the approval may have been recorded. Read the "
+    "verification before checking again.",
+    "check_reject": "Storage is unavailable; the failed attempt may have been recorded.",
+}
+_UNKNOWN_DEFAULT = "Storage is unavailable; the change may have been recorded or not."
+
+
+def unknown_outcome(script: str) -> str:
+    """The 503's detail when ``script``'s reply was lost: only what is known."""
+    if script in READ_ONLY_SCRIPTS:
+        return "Storage is unavailable; nothing was changed."
+    return _UNKNOWN_WRITE.get(script, _UNKNOWN_DEFAULT)
+
+
 def _lua(name: str, package: str = "otpservice.storage") -> str:
     return (resources.files(package) / "lua" / f"{name}.lua").read_text("utf-8")
 
@@ -177,7 +205,7 @@ class RedisStore:
             async with asyncio.timeout(OPERATION_TIMEOUT):
                 return await self._scripts[name](keys=list(keys_), args=list(args))
         except (RedisError, TimeoutError) as exc:
-            raise StorageUnavailable("Storage is unavailable; nothing was changed.") from exc
+            raise StorageUnavailable(unknown_outcome(name)) from exc
 
     async def run_script(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         """One of SCRIPTS, bounded and with Redis errors as StorageUnavailable (for the
