@@ -360,7 +360,10 @@ class VerificationService:
                 continue
             self.telemetry.guard(kind)
             log.warning(
-                f"alert.{kind}", prefix=target.prefix, country=target.country, phone=phone.masked
+                f"alert.{kind}",
+                prefix=mask_prefix(target.prefix),
+                country=target.country,
+                phone=phone.masked,
             )
 
     def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
