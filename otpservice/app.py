@@ -45,6 +45,8 @@ from otpservice.domain.service import VerificationService
 from otpservice.domain.telemetry import Telemetry
 from otpservice.events.alerts import BalanceAlerts
 from otpservice.events.delivery import DeliveryMetrics, DeliveryTracker
+from otpservice.events.history import EventHistory
+from otpservice.events.stats import Statistics
 from otpservice.events.sweeper import EventMetrics, Sweeper
 from otpservice.events.webhooks import WebhookMetrics, Webhooks
 from otpservice.guard.store import GuardStore
@@ -171,6 +173,8 @@ def create_app(
         )
         webhooks = Webhooks(r, settings.webhooks, webhook_metrics, transport=webhook_transport)
         app.state.webhooks = webhooks
+        app.state.history = EventHistory(r)
+        app.state.statistics = Statistics(r)
         # Its own connections: the sweep's background traffic never takes the connection a
         # request's script ran on before that request's WAIT (storage/redis_store.py).
         sweep_redis = connect_redis(settings) if own_redis else r

@@ -21,6 +21,9 @@ OP_GET = "getVerification"
 OP_CANCEL = "cancelVerification"
 OP_DELIVERY = "getVerificationDelivery"
 OP_BALANCE = "getProviderBalance"
+OP_EVENTS = "listEvents"
+OP_VERIFICATION_EVENTS = "listVerificationEvents"
+OP_STATS = "getStats"
 
 # What a created verification's `id` leads to (OpenAPI links: docs, and Schemathesis's
 # stateful mode follows them from a 201 to the calls that use the new id).
@@ -156,6 +159,11 @@ DELIVERY = problems(
     }
 )
 BALANCE = problems({**AUTH, 403: ("forbidden",), 503: ("provider_unavailable",)})
+HISTORY = problems(
+    {**AUTH, 400: ("invalid_request",), 422: ("invalid_phone", "invalid_request"), **UNAVAILABLE}
+)
+VERIFICATION_EVENTS = READ
+STATS = problems({**AUTH, 400: ("invalid_request",), 422: ("invalid_request",), **UNAVAILABLE})
 ADMIN: dict[int, tuple[str, ...]] = {**AUTH, 403: ("forbidden",), **UNAVAILABLE}
 _ADMIN_MEANINGS = {
     403: "This call needs an admin key (OTP_ADMIN_API_KEYS).",

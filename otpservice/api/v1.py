@@ -236,9 +236,11 @@ class Provider(Controller):
 
 
 def v1_router() -> Router:
+    from otpservice.api.history import History  # it uses this module's parameters
+
     return Router(
         path="/v1",
-        route_handlers=[Verifications, Provider],
+        route_handlers=[Verifications, Provider, History],
         dependencies={
             "client": Provide(provide_client),
             "service": Provide(provide_service_after_client, sync_to_thread=False),
