@@ -109,7 +109,8 @@ class Verifications(Controller):
         operation_class=spec.CreateOperation,
         summary="Send a code",
         description="Sends a code by SMS. A second request for the same phone and purpose "
-        "while one is pending is a resend: same id, a new code, the old one stops working.",
+        "while one is pending, from the same network (client_ip's /24 or /48, or none), is a "
+        "resend: same id, a new code.",
     )
     async def create(
         self,
