@@ -19,8 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
-from tests.e2e.conftest import CODE, OTHER_KEY, WEB_KEY, Api, Sim, service_env, wrong
+from otpservice.domain.models import phone_tag
+from otpservice.storage import keys
+from tests.e2e.conftest import CODE, OTHER_KEY, SECRET, WEB_KEY, Api, Sim, service_env, wrong
 from tests.support.leaks import COLLECTOR
 from tests.support.processes import Served, serve
 from tests.support.servers import RedisProcess, secrets_of
@@ -46,7 +49,8 @@ def attacker_ip(net: str | None, n: int) -> str | None:
 class Surfaces:
     """One caller of both surfaces of a served instance."""
 
-    def __init__(self, url: str, key: str = WEB_KEY) -> None:
+    def __init__(self, url: str, key: str = WEB_KEY, *, redis_url: str = "") -> None:
+        self.redis_url = redis_url
         self.v1 = Api(url, key)
         self.v2 = httpx.Client(base_url=f"{url}/v2/Services/{SERVICE}", auth=(ACCOUNT, TOKEN))
 
@@ -125,7 +129,7 @@ def served(
 
 @pytest.fixture
 def s(served: Served, redis_url: str, sim: Sim) -> Surfaces:
-    return Surfaces(served.url)  # redis_url and sim start each test empty
+    return Surfaces(served.url, redis_url=redis_url)  # redis_url and sim start each test empty
 
 
 def test_other_networks_spending_the_send_budget_leave_the_person_a_reserved_share(
@@ -241,6 +245,29 @@ def test_a_test_numbers_fixed_code_gets_a_few_guesses_a_day(s: Surfaces, sim: Si
     answers = [s.v1.create(TEST_NUMBER, purpose=f"q{n}").status_code for n in range(25)]
     assert answers.count(201) == 20 - 3 and answers[-1] == 429
     assert sim.all_messages() == []
+
+
+@pytest.mark.parametrize("device_id", ["", "has space", "x" * 129, "tab\there", "é"])
+def test_a_bad_device_id_or_address_is_refused_and_changes_nothing(
+    s: Surfaces, sim: Sim, device_id: str
+) -> None:
+    db = redis.Redis.from_url(s.redis_url)
+    phone_keys = keys.phone_keys(phone_tag(SECRET.encode(), PHONE)) + "*"
+    r = s.v1.create(PHONE, client_ip=PERSON_IP, device_id=device_id)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_request", r.text
+    r = s.v1.check_phone(PHONE, "123456", client_ip=PERSON_IP, device_id=device_id)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_request", r.text
+    r = s.twilio_create(PERSON_IP, DeviceId=device_id) if device_id else None
+    assert r is None or (r.status_code, r.json()["code"]) == (400, 60200)
+    bad_ip = s.v2.post(
+        "/VerificationCheck", data={"To": PHONE, "Code": "1234"}, headers={"X-Device-Ip": "1.2.3"}
+    )
+    assert (bad_ip.status_code, bad_ip.json()["code"]) == (400, 60200)
+    # Nothing of the phone's, nothing of the address's budgets, no SMS.
+    assert list(db.scan_iter(phone_keys)) == []
+    assert not db.exists(keys.budget("ip_hour", PERSON_IP))
+    assert sim.all_messages() == []
+    db.close()
 
 
 # -- the bar: a (scaled) day-long attack ---------------------------------------------------
