@@ -134,7 +134,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def secret_values(self) -> tuple[str | bytes, ...]:
         """What the log redaction removes wherever it appears."""
-        return (self.secret, self.provider_api_key, *self.providers.secrets)
+        return (
+            self.secret,
+            self.provider_api_key,
+            *self.providers.secrets,
+            *(e.secret for e in self.webhooks.endpoints),
+        )
 
     server: ServerLimits = ServerLimits()
     api_docs: bool = False

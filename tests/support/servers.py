@@ -106,6 +106,9 @@ def secrets_of(env: Mapping[str, str]) -> list[str]:
     with contextlib.suppress(ValueError, TypeError, AttributeError):
         for provider in json.loads(env.get("OTP_PROVIDERS") or "[]"):
             found += [provider.get("api_key", ""), provider.get("secret", "")]
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        for endpoints in json.loads(env.get("OTP_WEBHOOKS") or "{}").values():
+            found += [endpoint.get("secret", "") for endpoint in endpoints]
     return [s for s in found if s]
 
 
