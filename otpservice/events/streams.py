@@ -7,6 +7,7 @@ consumer acknowledges it, and entries a dead instance left pending longer than
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -25,6 +26,24 @@ from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
 log = structlog.get_logger("otpservice.events")
 
 READ_COUNT = 64
+QUIET_SECONDS = 30.0  # while Redis is down, one warning per group this often, not per read
+DEAD_CONSUMER_MS = 3_600_000  # a consumer silent this long, holding nothing, is forgotten
+
+
+class Throttled:
+    """Say a repeated failure once per ``QUIET_SECONDS``, with how often it happened."""
+
+    def __init__(self) -> None:
+        self._next = 0.0
+        self._suppressed = 0
+
+    def warning(self, event: str, **fields: Any) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            self._suppressed += 1
+            return
+        log.warning(event, repeated=self._suppressed, **fields)
+        self._next, self._suppressed = now + QUIET_SECONDS, 0
 
 
 class StreamEvent(msgspec.Struct, frozen=True):
@@ -126,6 +145,7 @@ class StreamGroup:
         self.claim_idle_ms = int(claim_idle_seconds * 1000)
         self._ready: set[str] = set()
         self._next_claim = 0.0
+        self._failures = Throttled()
 
     async def _ensure(self, stream: str) -> None:
         if stream in self._ready:
@@ -166,13 +186,30 @@ class StreamGroup:
             if "NOGROUP" in str(exc):  # the stream was deleted (a flush): make it again
                 self._ready.discard(stream)
             else:
-                log.warning("events.read_failed", stream=stream, error=type(exc).__name__)
+                self._failures.warning("events.read_failed", group=self.group, error=str(exc))
             return []
         except (RedisError, TimeoutError) as exc:
-            log.warning("events.read_failed", stream=stream, error=type(exc).__name__)
+            self._failures.warning("events.read_failed", group=self.group, error=type(exc).__name__)
             return []
+        if claim:
+            await self._forget_dead_consumers(stream)
         # XAUTOCLAIM hands back ids whose entries were trimmed as None fields: skip them.
         return [parse_entry(stream, eid, fields) for eid, fields in entries if fields]
+
+    async def _forget_dead_consumers(self, stream: str) -> None:
+        """Every restart is a new consumer: drop the ones long silent that hold nothing (what
+        they held was claimed already), so the group's list does not grow forever."""
+        with contextlib.suppress(RedisError, TimeoutError):
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                for consumer in await self.redis.xinfo_consumers(stream, self.group):
+                    name = _text(consumer["name"])
+                    idle = int(consumer.get("idle", 0))
+                    if (
+                        name != self.consumer
+                        and consumer["pending"] == 0
+                        and idle > (DEAD_CONSUMER_MS)
+                    ):
+                        await self.redis.xgroup_delconsumer(stream, self.group, name)
 
     async def read(self) -> list[StreamEvent]:
         """New entries of every stream, and (now and then) entries left pending too long."""

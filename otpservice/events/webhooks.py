@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from otpservice import __version__
 from otpservice.errors import StorageUnavailable
 from otpservice.events.signing import sign
-from otpservice.events.streams import StreamEvent, StreamGroup, all_streams
+from otpservice.events.streams import StreamEvent, StreamGroup, Throttled, all_streams
 from otpservice.events.webhook_queue import Taken, WebhookQueue
 from otpservice.storage.redis_store import AnyRedis
 from otpservice.webhooks_config import (
@@ -141,13 +141,14 @@ class Webhooks:
         await self._http.aclose()
 
     async def _forever(self, step: Any) -> None:
+        failures = Throttled()
         while True:
             try:
                 busy = await step()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a loop must outlive any one failure; Redis comes back
-                log.warning("webhooks.loop_failed", error=type(exc).__name__)
+                failures.warning("webhooks.loop_failed", error=type(exc).__name__)
                 busy = False
             if not busy:
                 await asyncio.sleep(self.settings.poll_seconds)
