@@ -31,7 +31,9 @@ FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
 
 # Written in the background from earlier requests' events: delivery tracking (dq, dv) and
 # the statistics folded from the streams (st, stc).
-DELIVERY_TRACKING = re.compile(rb"^otp:\{p\d+\}:(?:d[qv]|stc?)(?::|$)")
+DELIVERY_TRACKING = re.compile(
+    rb"^otp:\{p\d+\}:(?:d[qv]|stc?)(?::|$)|^otp:\{g\}:b:delivery_polls$"  # + the poll budget
+)
 
 
 class Target:
