@@ -8,8 +8,8 @@ epoch). A page adds them up.
 A week of a busy service is hundreds of thousands of fields: a read-only script
 (lua/sum_day.lua) adds a day's fields up inside Redis, so only the sums travel, and the
 console keeps the sums of days that can no longer change: a day is final once every
-partition's fold cursor has passed its end. Today (and any day not yet final) is read again
-for every page.
+partition's fold cursor has passed its end. Today (and any day not yet final) is added up
+again only in the partitions whose fold cursor moved since the last view.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class Counters:
     def __init__(self, redis: Any) -> None:
         self.redis = redis
         self._final: dict[int, DaySums] = {}  # day start ms -> sums of a day that is final
+        # (partition, day start) -> (its fold cursor then, its sums): days not yet final
+        self._partial: dict[tuple[int, int], tuple[str, list[Any]]] = {}
         source = (resources.files("otpservice.console") / "lua" / "sum_day.lua").read_text()
         self._sum = redis.register_script(source)
 
@@ -97,11 +99,29 @@ class Counters:
         )
         return any(found)
 
+    async def _partition_day(self, part: int, day_start: int, cursor: str | None) -> list[Any]:
+        """A partition's sums for a day; again only if its fold cursor moved since (the fold
+        writes the counters and moves the cursor in one script, so an unmoved cursor means
+        unchanged counters)."""
+        known = self._partial.get((part, day_start))
+        if cursor is not None and known is not None and known[0] == cursor:
+            return known[1]
+        flat: list[Any] = await self._sums(keys.stats_day(part, utc_day(day_start)), "hourly")
+        if cursor is not None:
+            self._partial[(part, day_start)] = (cursor, flat)
+        return flat
+
     async def _read_day(self, day_start: int) -> DaySums:
         day = utc_day(day_start)
+        cursors = await self._bounded(
+            asyncio.gather(*(self.redis.get(keys.stats_cursor(p)) for p in PARTS))
+        )
         replies = await self._bounded(
             asyncio.gather(
-                *(self._sums(keys.stats_day(p, day), "hourly") for p in PARTS),
+                *(
+                    self._partition_day(p, day_start, None if c is None else _text(c))
+                    for p, c in zip(PARTS, cursors, strict=True)
+                ),
                 *(self._sums(keys.refusals_day(p, day), "refusals") for p in REFUSAL_STREAMS),
             )
         )
@@ -110,7 +130,7 @@ class Counters:
             if i < len(PARTS):
                 sums._add(sums.hourly, day_start, flat)  # hours of the day
             else:
-                sums._add(sums.refusals, 0, flat)  # hours since the epoch
+                sums._add(sums.refusals, 0, flat)  # hours since the epoch (always re-read)
         return sums
 
     async def days(self, since_ms: int, now_ms: int) -> list[DaySums]:
@@ -129,6 +149,8 @@ class Counters:
             out.append(cached)
         for old in [s for s in self._final if s < first - DAY_MS]:
             del self._final[old]
+        for key in [k for k in self._partial if k[1] in self._final or k[1] < first]:
+            del self._partial[key]
         return out
 
     async def areas(self, since_ms: int, now_ms: int) -> dict[tuple[str, str], Counter[str]]:

@@ -73,7 +73,13 @@ def test_windows_add_up_the_counters_of_every_partition_and_day(redis_url: str, 
             assert _cell(html, "day", "delivery_rate") == f"{100 * 32 / 35:.1f} %"
             assert _cell(html, "hour", "refused") == "3"
             assert _cell(html, "week", "refused") == "10"
+        # A fold into a partition (its counters and its cursor move together) shows at once.
+        db = redis.Redis.from_url(redis_url)
+        _put(db, 0, hour + 2, "started", 1, "90532111")
+        db.set(keys.stats_cursor(0), f"{now + 1}-0")
+        db.close()
+        assert _cell(console.get("/console/overview").text, "hour", "started") == "6"
         page = console.get("/console/countries", window="week").text
         assert re.search(
-            r'<td class="mono">90532111</td>\s*<td class="num" data-value="155">', page
+            r'<td class="mono">90532111</td>\s*<td class="num" data-value="156">', page
         )
