@@ -4,6 +4,7 @@ in the fold's layout (hour|metric|client|country|prefix per partition and UTC da
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 
@@ -11,7 +12,7 @@ import redis
 
 from otpservice.console import counters
 from otpservice.storage import keys
-from tests.e2e.conftest import ADMIN_KEY, Sim, service_env
+from tests.e2e.conftest import ADMIN_KEY, Api, Sim, service_env
 from tests.support.console import ConsoleHttp
 from tests.support.servers import ServiceServer
 
@@ -83,3 +84,39 @@ def test_windows_add_up_the_counters_of_every_partition_and_day(redis_url: str, 
         assert re.search(
             r'<td class="mono">90532111</td>\s*<td class="num" data-value="156">', page
         )
+
+
+def test_the_overview_shows_the_numbers_of_v1_stats_for_each_window(
+    redis_url: str, sim: Sim
+) -> None:
+    env = service_env(redis_url, sim, OTP_CONSOLE="true", OTP_LIMIT_PHONE_10M="2")
+    with ServiceServer(env) as server:
+        api = Api(server.url)
+        for phone in ("+905321234567", "+905441234567"):
+            vid = api.create(phone).json()["id"]
+            assert api.check(vid, sim.last_code(phone[1:])).json()["status"] == "approved"
+        api.create("+905551234567")  # started, never approved
+        api.create("+905321234567", purpose="again")  # the phone's second send in 10 min
+        refused = api.create("+905321234567", purpose="third")
+        assert refused.status_code == 429  # a refusal, counted per policy
+        admin = Api(server.url, ADMIN_KEY)
+        console = ConsoleHttp(server.url)
+        assert console.sign_in(ADMIN_KEY).status_code == 303
+        deadline = time.monotonic() + 15
+        while _cell(console.get("/console/overview").text, "hour", "started") != "4":
+            assert time.monotonic() < deadline, "the flows were not folded into the counters"
+            time.sleep(0.3)
+        html = console.get("/console/overview").text
+        hour = int(time.time() * 1000) // HOUR * HOUR
+        for window, hours in (("hour", 1), ("day", 24), ("week", 168)):
+            since = dt.datetime.fromtimestamp((hour - (hours - 1) * HOUR) / 1000, dt.UTC)
+            answer = admin.http.get("/v1/stats", params={"since": since.isoformat()})
+            assert answer.status_code == 200, answer.text
+            total = answer.json()["total"]
+            assert _cell(html, window, "started") == str(total["started"]) == "4"
+            assert _cell(html, window, "sent") == str(total["sms_sent"])
+            assert _cell(html, window, "parts") == str(total["sms_parts"])
+            assert _cell(html, window, "approved") == str(total["approved"]) == "2"
+            assert _cell(html, window, "delivered") == str(total["delivered"])
+            assert _cell(html, window, "refused") == str(sum(total["refusals"].values()))
+            assert _cell(html, window, "conversion") == f"{100 * total['conversion']:.1f} %"
