@@ -117,7 +117,8 @@ def main() -> None:
                     out = Path(args.out)
                     out.parent.mkdir(parents=True, exist_ok=True)
                     pid = busiest_worker(procs._GROUPS[port])
-                    argv = [PY_SPY, "record", "-f", "raw", "-r", "250", "-p", str(pid)]
+                    argv = [PY_SPY, "record", "-f", "raw", "-r", "200", "--gil", "--nonblocking"]
+                    argv += ["-p", str(pid)]
                     argv += ["-o", f"{out}.txt", "-d", str(int(args.seconds))]
                     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 result = procs.measured(spec)[0]

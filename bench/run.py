@@ -4,6 +4,7 @@ and bench.png. ``python -m bench`` (full, ~6 min) or ``python -m bench --quick``
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import secrets
@@ -18,6 +19,7 @@ from typing import Any
 import redis
 
 from bench import procs
+from bench.fairness import measure
 from bench.hashbound import argon2_bound
 from bench.report import write_report
 from otpservice.cli import DEFAULT_SERVER, SERVERS
@@ -40,48 +42,51 @@ class Sizes:
     workers: int
     flow_seconds: float
     flow_concurrency: int
-    moderate_concurrency: int
     bound_seconds: float
     refused_seconds: float
     refused_concurrency: int
     memory_count: int
-    slow_latency_ms: int
-    slow_concurrency: tuple[int, ...]
-    slow_seconds: float
+    creates_count: int
+    fair_seconds: float
+    fair_concurrency: int
+    flood_concurrency: int
     preset: str
     rounds: int
+    configs: tuple[str, ...]
     server: str = DEFAULT_SERVER
 
 
 FULL = Sizes(
     workers=os.cpu_count() or 2,
-    flow_seconds=12,
+    flow_seconds=8,
     flow_concurrency=16,
-    moderate_concurrency=2,
-    bound_seconds=6,
-    refused_seconds=8,
+    bound_seconds=4,
+    refused_seconds=5,
     refused_concurrency=16,
-    memory_count=10_000,
-    slow_latency_ms=2000,
-    slow_concurrency=(1, 8, 32),
-    slow_seconds=10,
+    memory_count=6000,
+    creates_count=3000,
+    fair_seconds=8,
+    fair_concurrency=2,
+    flood_concurrency=32,
     preset="owasp",
     rounds=3,
+    configs=("base", "events", "guard", "routes", "all"),
 )
 QUICK = Sizes(
     workers=1,
-    flow_seconds=1.0,
+    flow_seconds=0.6,
     flow_concurrency=4,
-    moderate_concurrency=1,
-    bound_seconds=0.5,
-    refused_seconds=0.7,
+    bound_seconds=0.4,
+    refused_seconds=0.4,
     refused_concurrency=4,
     memory_count=200,
-    slow_latency_ms=300,
-    slow_concurrency=(1, 4),
-    slow_seconds=1.2,
+    creates_count=30,
+    fair_seconds=0.8,
+    fair_concurrency=1,
+    flood_concurrency=4,
     preset="test",
     rounds=1,
+    configs=("base", "all"),
 )
 
 
@@ -171,6 +176,41 @@ def memory_breakdown(client: redis.Redis, sample: int = 300) -> dict[str, dict[s
     return out
 
 
+def feature_envs(env: dict[str, str], sim_port: int) -> dict[str, dict[str, str]]:
+    """Target 4: the service as targets 1-3 measure it (event log, fraud guard and provider
+    routes off), each of them switched on alone, and all of them on (what ships)."""
+    base = {**env, "OTP_EVENTS": "0", "OTP_GUARD_MODE": "off"}
+    sim = f"http://127.0.0.1:{sim_port}/api/v3"
+    routed = {k: v for k, v in base.items() if not k.startswith("OTP_PROVIDER_")}
+    routed["OTP_PROVIDERS"] = json.dumps(
+        [
+            {"name": "main", "kind": "turkeysms", "base_url": sim, "api_key": PROVIDER_KEY,
+             "sender_id": "OTPSVC", "code_source": "provider"},
+            {"name": "backup", "kind": "turkeysms", "base_url": sim, "api_key": PROVIDER_KEY,
+             "sender_id": "OTPSVC", "code_source": "local"},
+        ]
+    )  # fmt: skip
+    routed["OTP_ROUTES"] = json.dumps({"default": ["main", "backup"], "+90532": ["backup"]})
+    on = {**routed, "OTP_EVENTS": "1", "OTP_GUARD_MODE": "enforce"}
+    return {
+        "base": base,
+        "events": {**base, "OTP_EVENTS": "1"},
+        "guard": {**base, "OTP_GUARD_MODE": "enforce"},
+        "routes": routed,
+        "all": on,
+    }
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "median": round(ordered[len(ordered) // 2], 3),
+        "min": round(ordered[0], 3),
+        "max": round(ordered[-1], 3),
+        "n": len(ordered),
+    }
+
+
 def run_bench(
     out_dir: Path, quick: bool = False, workers: int | None = None, server: str | None = None
 ) -> dict[str, Any]:
@@ -191,7 +231,7 @@ def run_bench(
     }
     preset = PRESETS[sizes.preset]
     n_test = max(64, sizes.flow_concurrency * 2)
-    numbers = iter(random_numbers(sizes.memory_count + 8000, seed=7))
+    numbers = iter(random_numbers(sizes.memory_count * 2 + 20_000, seed=7))
     started = time.monotonic()
     try:
         with (
@@ -199,49 +239,130 @@ def run_bench(
             procs.simulator(PROVIDER_KEY, logs / "simulator.log") as sim_port,
         ):
             env = service_env(redis_port, sim_port, sizes.preset, n_test)
+            envs = feature_envs(env, sim_port)
             base = {"key": API_KEY, "code": TEST_CODE, "numbers": test_numbers(n_test)}
+            redis_url = f"redis://127.0.0.1:{redis_port}/0"
 
-            def flows(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
+            def flows(port: int, seconds: float) -> dict[str, Any]:
                 spec = {**base, "kind": "flows", "port": port}
-                return procs.loadgen({**spec, "concurrency": concurrency, "duration": seconds})[0]
+                spec |= {"concurrency": sizes.flow_concurrency, "duration": seconds}
+                return procs.measured(spec)[0]
 
-            def probe(port: int, seconds: float) -> dict[str, Any]:
-                return {"kind": "probe", "port": port, "duration": seconds, "interval": 0.01}
-
-            def slow_provider(port: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-                """Target 6: every provider call takes slow_latency_ms; creates of fresh
-                numbers at each concurrency, /healthz probed at the highest."""
-                procs.http_send(
-                    sim_port,
-                    "POST",
-                    "/_admin/faults",
-                    {"mode": "latency", "latency_ms": sizes.slow_latency_ms},
-                )
-                slow: list[dict[str, Any]] = []
-                health: dict[str, Any] = {}
-                for concurrency in sizes.slow_concurrency:
-                    rounds = sizes.slow_seconds * 1000 / sizes.slow_latency_ms + 2
-                    spec = {
-                        "kind": "creates",
-                        "port": port,
-                        "key": API_KEY,
-                        "numbers": [next(numbers) for _ in range(int(concurrency * rounds))],
-                        "concurrency": concurrency,
-                        "duration": sizes.slow_seconds,
+            def refusals(port: int, bare_port: int) -> dict[str, Any]:
+                """Rounds of bare, refused sends, unknown checks: each compared with the
+                bare run just before it (same background load)."""
+                refused = {
+                    "port": port,
+                    "key": API_KEY,
+                    "concurrency": sizes.refused_concurrency,
+                    "duration": sizes.refused_seconds,
+                    "phone": "+905321234567",
+                    "client_ip": REFUSED_IP,
+                    "code": TEST_CODE,
+                }
+                bare = {**refused, "port": bare_port, "kind": "bare"}
+                procs.loadgen({**refused, "kind": "refused_sends", "duration": 0.3})  # 1st ok
+                procs.loadgen({**bare, "duration": 0.3})
+                rounds = []
+                for _ in range(sizes.rounds):
+                    b = procs.measured(bare)[0]
+                    sends = procs.measured({**refused, "kind": "refused_sends"})[0]
+                    checks = procs.measured({**refused, "kind": "unknown_checks"})[0]
+                    rounds.append({"bare": b, "refused_sends": sends, "unknown_checks": checks})
+                out: dict[str, Any] = {"rounds": rounds}
+                for kind in ("refused_sends", "unknown_checks"):
+                    out[kind] = {
+                        "ratio": spread([r[kind]["rate"] / r["bare"]["rate"] for r in rounds]),
+                        "rate": spread([r[kind]["rate"] for r in rounds]),
+                        "cpu_us": spread([r[kind]["cpu_us_per_request"] for r in rounds]),
+                        "errors": sum(r[kind]["errors"] for r in rounds),
                     }
-                    if concurrency == max(sizes.slow_concurrency):
-                        created, health = procs.loadgen(spec, probe(port, sizes.slow_seconds))
-                    else:
-                        created = procs.loadgen(spec)[0]
-                    created["concurrency"] = concurrency
-                    slow.append(created)
-                procs.http_send(sim_port, "DELETE", "/_admin/faults", {})
-                return slow, health
+                out["bare"] = {
+                    "rate": spread([r["bare"]["rate"] for r in rounds]),
+                    "cpu_us": spread([r["bare"]["cpu_us_per_request"] for r in rounds]),
+                    "errors": sum(r["bare"]["errors"] for r in rounds),
+                }
+                return out
 
+            def flows_vs_bound(port: int, rounds_n: int) -> dict[str, Any]:
+                """Rounds of (bound, flows): each round's flows against the mean of the
+                bounds measured just before and just after them."""
+                flows(port, min(2.0, sizes.flow_seconds))  # warm-up
+                bounds = [argon2_bound(preset, sizes.bound_seconds)]
+                rounds = []
+                for _ in range(rounds_n):
+                    sat = flows(port, sizes.flow_seconds)
+                    bounds.append(argon2_bound(preset, sizes.bound_seconds))
+                    bound = (bounds[-2] + bounds[-1]) / 2
+                    rounds.append({"flows": sat, "bound": bound, "ratio": sat["rate"] / bound})
+                return {
+                    "rounds": rounds,
+                    "bounds": bounds,
+                    "ratio": spread([r["ratio"] for r in rounds]),
+                    "rate": spread([r["flows"]["rate"] for r in rounds]),
+                    "cpu_us_per_flow": spread(
+                        [2 * r["flows"]["cpu_us_per_request"] for r in rounds]
+                    ),
+                    "errors": sum(r["flows"]["errors"] for r in rounds),
+                }
+
+            def creates(port: int) -> dict[str, Any]:
+                """Real sends through the simulator (fresh numbers): CPU per create."""
+                spec = {
+                    "kind": "creates",
+                    "port": port,
+                    "key": API_KEY,
+                    "numbers": [next(numbers) for _ in range(sizes.creates_count)],
+                    "concurrency": 8,
+                    "duration": sizes.refused_seconds,
+                }
+                return procs.measured(spec)[0]
+
+            def fairness(config: str) -> dict[str, Any]:
+                spec = {**base, "concurrency": sizes.fair_concurrency}
+                common = {
+                    "workers": sizes.workers,
+                    "server": sizes.server,
+                    "flows_spec": spec,
+                    "flood_concurrency": sizes.flood_concurrency,
+                    "seconds": sizes.fair_seconds,
+                }
+                rclient.flushall()
+                on = measure(envs[config], log=logs / f"fair-{config}-on.log", **common)  # type: ignore[arg-type]
+                if config != "base":
+                    return {"admission_on": on}
+                rclient.flushall()
+                off = measure(  # type: ignore[arg-type]
+                    {**envs[config], "OTP_ADMISSION": "0"},
+                    log=logs / f"fair-{config}-off.log",
+                    **common,
+                )
+                return {"admission_on": on, "admission_off": off}
+
+            with procs.baseline(
+                redis_url, sizes.workers, logs / "baseline.log", sizes.server
+            ) as bare_port:
+                # -- targets 1, 2 and 4: each configuration in its own service ------------
+                configs: dict[str, Any] = {}
+                for config in sizes.configs:
+                    rclient.flushall()
+                    log = logs / f"service-{config}.log"
+                    with procs.service(envs[config], sizes.workers, log, sizes.server) as port:
+                        one: dict[str, Any] = {"refusals": refusals(port, bare_port)}
+                        rounds_n = sizes.rounds if config == "base" else 1
+                        one["flows"] = flows_vs_bound(port, rounds_n)
+                        one["creates"] = creates(port)
+                        configs[config] = one
+                results["configs"] = configs
+            # -- target 3 (and its part of 4): fairness --------------------------------
+            results["fairness"] = fairness("base")
+            results["fairness_all"] = fairness("all")
+
+            # -- target 5: memory, everything on (events included) ---------------------
             def fill(
                 port: int, phones: list[str], client_ips: list[str] | None = None
             ) -> dict[str, Any]:
-                """Target 4: create one verification per number; used_memory before/after.
+                """Create one verification per number; used_memory before/after.
                 A warm-up first, then FLUSHALL: the service's Redis connections (their buffers
                 are ~400 KB in all) and the script cache exist before the first reading, so
                 the difference is the verifications' own keys."""
@@ -261,7 +382,7 @@ def run_bench(
                     "duration": 300,
                 }
                 done = procs.loadgen(spec)[0]
-                time.sleep(0.2)
+                time.sleep(0.5)
                 after = int(rclient.info("memory")["used_memory"])
                 pending = sum(1 for _ in rclient.scan_iter(match="otp:{p*}:*:v:*", count=1000))
                 return {
@@ -278,106 +399,30 @@ def run_bench(
                     "redis_config": {
                         k: v
                         for k, v in rclient.config_get("*listpack*").items()
-                        if k.startswith(("hash", "zset"))
+                        if k.startswith(("hash", "zset", "stream"))
                     },
                 }
 
-            # -- target 1: rounds of (bound, flows), so that both see the same background
-            # load; the bound runs while the service idles. Target 3 then has its own
-            # saturated run: its probe's 100 requests/s would otherwise count against
-            # the flows and not against the bound --------------------------------------
-            with procs.service(env, sizes.workers, logs / "service.log", sizes.server) as port:
-                flows(port, sizes.flow_concurrency, min(3.0, sizes.flow_seconds))  # warm-up
-                spec = {**base, "kind": "flows", "port": port}
-                bounds: list[float] = []
-                rounds: list[dict[str, Any]] = []
-                for _ in range(sizes.rounds):
-                    bounds.append(argon2_bound(preset, sizes.bound_seconds))
-                    sat = flows(port, sizes.flow_concurrency, sizes.flow_seconds)
-                    rounds.append({"flows": sat})
-                bounds.append(argon2_bound(preset, sizes.bound_seconds))
-                for i, one in enumerate(rounds):
-                    one["bound"] = (bounds[i] + bounds[i + 1]) / 2
-                    one["ratio"] = one["flows"]["rate"] / one["bound"]
-                results["bounds"] = bounds
-                results["rounds"] = rounds
-                ranked = sorted(rounds, key=lambda one: float(one["ratio"]))
-                median = ranked[len(ranked) // 2]
-                results["bound_before"], results["bound_after"] = bounds[0], bounds[-1]
-                results["bound"] = median["bound"]
-                results["flows"] = median["flows"]
-                sat_spec = {
-                    **spec,
-                    "concurrency": sizes.flow_concurrency,
-                    "duration": sizes.flow_seconds,
-                }
-                results["flows_probed"], results["healthz_under_flows"] = procs.loadgen(
-                    sat_spec, probe(port, sizes.flow_seconds)
-                )
-                results["flows_moderate"] = flows(
-                    port, sizes.moderate_concurrency, sizes.flow_seconds / 2
-                )
-                refused = {
-                    "port": port,
-                    "key": API_KEY,
-                    "concurrency": sizes.refused_concurrency,
-                    "duration": sizes.refused_seconds,
-                    "phone": "+905321234567",
-                    "client_ip": REFUSED_IP,
-                    "code": TEST_CODE,
-                }
-                procs.loadgen({**refused, "kind": "refused_sends", "duration": 0.3})  # 1st is ok
-                results["refused_sends"] = procs.loadgen({**refused, "kind": "refused_sends"})[0]
-                results["unknown_checks"] = procs.loadgen({**refused, "kind": "unknown_checks"})[0]
-
-                results["slow_provider_owasp"], results["healthz_slow_owasp"] = slow_provider(port)
-
-            # -- target 5: one worker ------------------------------------------------------
-            if sizes.workers == 1:
-                results["flows_one_worker"] = results["flows"]
-            else:
-                with procs.service(env, 1, logs / "service-1.log", sizes.server) as port:
-                    flows(port, sizes.flow_concurrency, min(3.0, sizes.flow_seconds))
-                    results["flows_one_worker"] = flows(
-                        port, sizes.flow_concurrency, sizes.flow_seconds
-                    )
-
-            # -- target 2's yardstick: a bare endpoint with one Redis call ------------------
-            redis_url = f"redis://127.0.0.1:{redis_port}/0"
-            with procs.baseline(
-                redis_url, sizes.workers, logs / "baseline.log", sizes.server
-            ) as port:
-                bare = {**refused, "port": port, "kind": "bare"}
-                procs.loadgen({**bare, "duration": 0.5})
-                results["bare"] = procs.loadgen(bare)[0]
-
-            # -- targets 6 (pools alone) and 4, with the cheap hashing preset -------------
-            # Target 4's main figure: numbers under one prefix (the prefix budgets are
-            # shared, not per verification), the SMS-pumping guard off (it would block the
-            # prefix; its set holds at most OTP_PREFIX_BURST_NUMBERS members per prefix).
-            # The fraud guard off as well: it holds back unconverted numbers under one prefix
-            # (guard/), and every number here stays unconverted.
-            cheap = {
-                **env,
+            # Numbers under one prefix (the prefix budgets are shared, not per
+            # verification); the SMS-pumping burst guard and the fraud guard off (both
+            # hold back unconverted numbers under one prefix: every number here is one).
+            one_prefix_env = {
+                **envs["all"],
                 "OTP_HASH_PRESET": "test",
                 "OTP_PREFIX_BURST_NUMBERS": "0",
                 "OTP_GUARD_MODE": "off",
             }
             with procs.service(
-                cheap, sizes.workers, logs / "service-cheap.log", sizes.server
+                one_prefix_env, sizes.workers, logs / "service-memory.log", sizes.server
             ) as port:
-                results["slow_provider"], results["healthz_under_slow_provider"] = slow_provider(
-                    port
-                )
                 one_prefix = [f"+90532{i:07d}" for i in range(sizes.memory_count)]
                 results["memory"] = fill(port, one_prefix)
-            # The worst case: every number under its own prefix, the guard on.
-            worst = {**env, "OTP_HASH_PRESET": "test"}
+            # The worst case: every number under its own prefix, everything on, and every
+            # request from its own address and /24 (10.a.b.1): per-IP budget keys too.
+            worst = {**envs["all"], "OTP_HASH_PRESET": "test"}
             with procs.service(
                 worst, sizes.workers, logs / "service-worst.log", sizes.server
             ) as port:
-                # ... and every request from its own address and /24 (10.a.b.1): per-IP
-                # budget keys too.
                 results["memory_distinct_prefixes"] = fill(
                     port,
                     [next(numbers) for _ in range(sizes.memory_count)],

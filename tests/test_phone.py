@@ -95,3 +95,18 @@ def test_masking_a_stored_number_agrees_with_parsing_it_for_every_region() -> No
             checked += 1
     assert checked > 200
     assert mask_e164("+905321234567") == "+90532123****"
+
+
+def test_parses_are_cached_and_bounded_and_failures_are_not_kept() -> None:
+    from otpservice.domain.phone import PARSE_CACHE_SIZE
+
+    first = parse_phone("0532 123 45 67", "TR")
+    assert parse_phone("0532 123 45 67", "TR") is first  # the same immutable Phone
+    assert parse_phone.cache_info().maxsize == PARSE_CACHE_SIZE
+    for _ in range(2):  # raised anew each time: an invalid input is never remembered as valid
+        with pytest.raises(InvalidPhone):
+            parse_phone("+90 212 000", "TR")
+    before = parse_phone.cache_info().currsize
+    with pytest.raises(InvalidPhone):
+        parse_phone("+90 212 000 0", "TR")
+    assert parse_phone.cache_info().currsize == before

@@ -9,6 +9,7 @@ than the mask alone.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 import msgspec
@@ -78,6 +79,13 @@ class Phone(msgspec.Struct, frozen=True):
         return self.digits[: max(len(self.digits) - drop_digits, 1)]
 
 
+# Parses of recent inputs: a Phone is immutable, and libphonenumber's parse and type lookup
+# are most of a refused send's own work (bench/NOTES.md). Bounded, least recently used out;
+# inputs that fail are not kept (an exception is raised anew each time).
+PARSE_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
 def parse_phone(raw: str, default_region: str) -> Phone:
     """Parse what a person typed into a valid mobile number, or raise InvalidPhone."""
     if not raw or len(raw) > MAX_PHONE_INPUT or not raw.isprintable():

@@ -14,7 +14,11 @@ scanners). For every HTTP request it:
   server accepts any token as a method, and every new label value would be a new series
   kept until the process dies;
 * logs one ``request`` event with method, route, status, duration, the client's name and,
-  for a refusal, the policy that refused it.
+  for a refusal, the policy that refused it. Under a flood, refusals and not-founds are
+  sampled (``RefusalLines``): each (route, status, policy, client) writes at most
+  ``REFUSAL_LINES_PER_SECOND`` lines a second, and the next line written for it says how
+  many were left out (``suppressed``). Every policy that refuses is still on a line within
+  the second, and ``otp_http_requests`` / ``otp_refusals`` count every request.
 """
 
 from __future__ import annotations
@@ -82,6 +86,36 @@ def route_of(scope: Scope) -> str:
     return UNMATCHED
 
 
+# Statuses a flood repeats (guessing, pumping, scanning): sampled per kind of refusal.
+SAMPLED_STATUSES = frozenset({404, 429, 503})
+REFUSAL_LINES_PER_SECOND = 10
+
+
+class RefusalLines:
+    """Which refusal lines to write: per key, the first ``per_second`` of each second.
+    Keys come from closed sets (route templates, statuses, policy and client names), so the
+    table stays small."""
+
+    def __init__(self, per_second: int = REFUSAL_LINES_PER_SECOND) -> None:
+        self.per_second = per_second
+        self._second = 0
+        self._written: dict[tuple[Any, ...], int] = {}
+        self._suppressed: dict[tuple[Any, ...], int] = {}
+
+    def admit(self, key: tuple[Any, ...], now: float) -> int | None:
+        """None: leave this line out. Else write it, with this many left out before it."""
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._written.clear()
+        written = self._written.get(key, 0)
+        if written >= self.per_second:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return None
+        self._written[key] = written + 1
+        return self._suppressed.pop(key, 0)
+
+
 class RequestObservability:
     """Wraps an ASGI app; lifespan and websocket traffic pass through untouched."""
 
@@ -93,6 +127,7 @@ class RequestObservability:
         # Bound once, after the app configured logging: the module's lazy proxy would
         # rebuild its logger on every request.
         self.log = log.bind()
+        self.refusal_lines = RefusalLines()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -136,13 +171,37 @@ class RequestObservability:
                 else:
                     level = logging.INFO
                 state = scope.get("state", {})
-                fields: dict[str, Any] = {
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "client": state.get(CLIENT_KEY_IN_SCOPE),
-                }
-                if POLICY_IN_SCOPE in state:
-                    fields["policy"] = state[POLICY_IN_SCOPE]
-                self.log.log(level, "request", **fields)
+                client = state.get(CLIENT_KEY_IN_SCOPE)
+                policy = state.get(POLICY_IN_SCOPE)
+                suppressed: int | None = 0
+                if status in SAMPLED_STATUSES and (status != 503 or policy is not None):
+                    key = (route, status, policy, client)
+                    suppressed = self.refusal_lines.admit(key, time.monotonic())
+                if suppressed is not None:
+                    self._log_line(
+                        level, method, route, status, seconds, client, policy, suppressed
+                    )
+
+    def _log_line(
+        self,
+        level: int,
+        method: str,
+        route: str,
+        status: int,
+        seconds: float,
+        client: str | None,
+        policy: str | None,
+        suppressed: int,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "client": client,
+        }
+        if policy is not None:
+            fields["policy"] = policy
+        if suppressed:
+            fields["suppressed"] = suppressed  # lines of this kind left out since the last
+        self.log.log(level, "request", **fields)

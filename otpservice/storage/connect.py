@@ -15,10 +15,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
+import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import DataError
 
 from otpservice.config import ConfigError, Settings
 from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
@@ -35,6 +37,54 @@ _SENTINEL_TIMEOUTS: dict[str, Any] = {
     "socket_timeout": OPERATION_TIMEOUT,
     "socket_connect_timeout": OPERATION_TIMEOUT,
 }
+
+
+class HiredisPacking:
+    """A connection that packs commands with hiredis (C) instead of redis-py's asyncio
+    connection, which builds the RESP bytes in Python: ~20 µs for a script call with its
+    ~15 arguments against ~3 µs, on every Redis round trip (bench/NOTES.md). The bytes
+    are the same; the command name is split as redis-py splits it ("SCRIPT LOAD")."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        first = args[0]
+        if isinstance(first, str):
+            args = (*first.encode().split(), *args[1:])
+        elif b" " in first:
+            args = (*first.split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError as exc:  # what redis-py's encoder refuses (None, objects)
+            raise DataError(str(exc)) from exc
+
+
+_PACKING: dict[type[Any], type[Any]] = {}
+
+
+def packing(connection_class: type[Any]) -> type[Any]:
+    """``connection_class`` with hiredis packing (one subclass per class, made once)."""
+    if issubclass(connection_class, HiredisPacking):
+        return connection_class
+    made = _PACKING.get(connection_class)
+    if made is None:
+        name = "Hiredis" + connection_class.__name__
+        made = _PACKING[connection_class] = type(name, (HiredisPacking, connection_class), {})
+    return made
+
+
+def pack_with_hiredis(client: AnyRedis) -> AnyRedis:
+    """Every connection ``client`` makes from now on packs with hiredis (connections are
+    made lazily, so this holds for all of them)."""
+    if isinstance(client, RedisCluster):
+        manager = client.nodes_manager
+        default = manager.connection_kwargs.get("connection_class")
+        if default is not None:
+            manager.connection_kwargs["connection_class"] = packing(default)
+        for node in manager.startup_nodes.values():
+            node.connection_class = packing(node.connection_class)
+        return client
+    pool = client.connection_pool
+    pool.connection_class = packing(pool.connection_class)
+    return client
 
 
 def sentinel_hosts(url: str) -> list[tuple[str, int]]:
@@ -72,7 +122,7 @@ def connect_redis(settings: Settings) -> AnyRedis:
     url = settings.redis_url
     if settings.redis_cluster:
         cluster: RedisCluster = RedisCluster.from_url(url, **_TIMEOUTS)
-        return cluster
+        return pack_with_hiredis(cluster)
     if settings.redis_sentinel_master:
         kwargs = sentinel_connection_kwargs(url)
         # The sentinels themselves: same TLS options, no data-node credentials.
@@ -86,6 +136,6 @@ def connect_redis(settings: Settings) -> AnyRedis:
         master: Redis = sentinel.master_for(
             settings.redis_sentinel_master, health_check_interval=HEALTH_CHECK_SECONDS
         )
-        return master
+        return pack_with_hiredis(master)
     single: Redis = Redis.from_url(url, health_check_interval=HEALTH_CHECK_SECONDS, **_TIMEOUTS)
-    return single
+    return pack_with_hiredis(single)
