@@ -174,3 +174,18 @@ def test_rate_limit_keys_budgets_from_env_and_runtime(
         again = api.create("+905381110007", rate_limit_keys={"device": "d1"})
         assert again.json()["policy"] == "rate_limit_key:device"
         assert api.as_client(OTHER_KEY).create("+905391110008").status_code == 201
+
+
+def test_per_number_limits_change_at_runtime(make_service: ServiceFactory, sim: Sim) -> None:
+    with make_service() as api:
+        assert api.create("+905321110001", purpose="a").status_code == 201
+        assert api.create("+905321110001", purpose="b").status_code == 201
+        r = admin(api).patch(
+            "/v1/admin/policies",
+            json={"set": {"OTP_LIMIT_PHONE_10M": "2", "OTP_LIMIT_PHONE_NET_10M": "2"}},
+        )
+        assert r.status_code == 200, r.text
+        third = api.create("+905321110001", purpose="c")
+        assert third.status_code == 429 and third.json()["policy"].startswith("phone_")
+        admin(api).request("DELETE", "/v1/admin/policies")
+        assert api.create("+905321110001", purpose="c").status_code == 201
