@@ -16,7 +16,7 @@ answer with its event in one script.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -27,7 +27,7 @@ from otpservice.domain.models import VerificationRef
 from otpservice.domain.ports import Delivery, DeliveryState, SmsGateway
 from otpservice.errors import OtpError, ProviderError, StorageUnavailable
 from otpservice.events.scripts import register
-from otpservice.events.streams import StreamEvent, StreamGroup, Throttled, all_streams
+from otpservice.events.streams import StreamEvent, StreamGroup, all_streams, run_forever
 from otpservice.storage import keys
 from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
 from otpservice.webhooks_config import DeliveryTrackingSettings
@@ -144,18 +144,8 @@ class DeliveryTracker:
             task.cancel()
         await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
 
-    async def _forever(self, step: Any) -> None:
-        failures = Throttled()
-        while True:
-            try:
-                busy = await step()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a loop must outlive any one failure; Redis comes back
-                failures.warning("delivery.loop_failed", error=type(exc).__name__)
-                busy = False
-            if not busy:
-                await asyncio.sleep(self.poll_seconds)
+    async def _forever(self, step: Callable[[], Awaitable[bool]]) -> None:
+        await run_forever(step, self.poll_seconds, "delivery.loop_failed")
 
     async def intake_once(self) -> bool:
         events = await self.group.read()

@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,24 @@ class Throttled:
             return
         log.warning(event, repeated=self._suppressed, **fields)
         self._next, self._suppressed = now + QUIET_SECONDS, 0
+
+
+async def run_forever(
+    step: Callable[[], Awaitable[bool]], idle_seconds: float, failure_event: str
+) -> None:
+    """A background loop: ``step`` again at once while it finds work, after ``idle_seconds``
+    when it found none. It outlives any one failure (Redis comes back), said once a while."""
+    failures = Throttled()
+    while True:
+        try:
+            busy = await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures.warning(failure_event, error=type(exc).__name__)
+            busy = False
+        if not busy:
+            await asyncio.sleep(idle_seconds)
 
 
 class StreamEvent(msgspec.Struct, frozen=True):

@@ -23,7 +23,7 @@ import hashlib
 import random
 import socket
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from otpservice import __version__
 from otpservice.errors import StorageUnavailable
 from otpservice.events.signing import sign
-from otpservice.events.streams import StreamEvent, StreamGroup, Throttled, all_streams
+from otpservice.events.streams import StreamEvent, StreamGroup, all_streams, run_forever
 from otpservice.events.webhook_queue import Taken, WebhookQueue
 from otpservice.storage.redis_store import AnyRedis
 from otpservice.webhooks_config import (
@@ -140,18 +140,8 @@ class Webhooks:
         await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
         await self._http.aclose()
 
-    async def _forever(self, step: Any) -> None:
-        failures = Throttled()
-        while True:
-            try:
-                busy = await step()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a loop must outlive any one failure; Redis comes back
-                failures.warning("webhooks.loop_failed", error=type(exc).__name__)
-                busy = False
-            if not busy:
-                await asyncio.sleep(self.settings.poll_seconds)
+    async def _forever(self, step: Callable[[], Awaitable[bool]]) -> None:
+        await run_forever(step, self.settings.poll_seconds, "webhooks.loop_failed")
 
     # -- fan-out: stream entries -> per-endpoint queues -------------------------------------
 
