@@ -44,7 +44,11 @@ def test_quick_bench_run_writes_sane_figures(tmp_path: Path) -> None:
     assert f["t3"]["success_kept"] > 0
     memory = r["memory"]
     assert memory["errors"] == 0 and memory["pending"] == memory["created"] == 200
-    assert 0 < f["t5"]["own_bytes"] <= f["t5"]["bytes"] < 100_000
+    # The verification's own keys are measured key by key: exact at any size. The total is
+    # a used_memory difference, which over 200 verifications is within the noise of the
+    # background consumers (the full run's 10,000 make it a figure): only its sanity here.
+    assert 0 < f["t5"]["own_bytes"] <= 512
+    assert abs(f["t5"]["bytes"]) < 100_000
     assert set(f["t4"]) == {"base", "all"}
     text = (out / "RESULTS.md").read_text()
     assert "Quick (smoke) run" in text and "bench.png" in text

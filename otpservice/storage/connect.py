@@ -21,6 +21,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import DataError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from otpservice.config import ConfigError, Settings
 from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
@@ -137,5 +138,13 @@ def connect_redis(settings: Settings) -> AnyRedis:
             settings.redis_sentinel_master, health_check_interval=HEALTH_CHECK_SECONDS
         )
         return pack_with_hiredis(master)
-    single: Redis = Redis.from_url(url, health_check_interval=HEALTH_CHECK_SECONDS, **_TIMEOUTS)
+    single: Redis = Redis.from_url(
+        url,
+        health_check_interval=HEALTH_CHECK_SECONDS,
+        # redis-py's "auto" maintenance notifications skip the check that a pooled
+        # connection is still open: after a Redis restart every stale connection would
+        # answer one request with a ConnectionError (a 503) before it is replaced.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        **_TIMEOUTS,
+    )
     return pack_with_hiredis(single)
