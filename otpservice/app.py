@@ -26,6 +26,7 @@ from otpservice.api.admission import AdmissionControl
 from otpservice.api.body import JsonRequest
 from otpservice.api.edge import HttpEdge
 from otpservice.api.health import healthz, readyz
+from otpservice.api.hot import HotRoutes
 from otpservice.api.metrics import metrics_endpoint
 from otpservice.api.openapi import ClosedStructSchemas
 from otpservice.api.problems import EXCEPTION_HANDLERS
@@ -297,10 +298,11 @@ def create_app(
     )
     # Outside the router, so unmatched paths get a request id, a log line and a count too.
     # Inside it, admission control sheds a flooding client before Litestar does any work.
-    # Inside that, every body must arrive in time (api/edge.py).
+    # Inside that, every body must arrive in time (api/edge.py). Innermost, the two routes a
+    # flood repeats skip the framework when the request is well-formed (api/hot.py).
     app.asgi_handler = RequestObservability(
         HttpEdge(
-            AdmissionControl(app.asgi_handler, admission, settings),
+            AdmissionControl(HotRoutes(app.asgi_handler), admission, settings),
             body_timeout=settings.server.body_timeout_seconds,
         ),
         metrics,

@@ -74,19 +74,13 @@ def problem_response(
     policy: str | None = None,
     retry_after: int | None = None,
 ) -> Response[Problem]:
-    body = Problem(
-        type=f"urn:otpservice:problem:{code}",
-        title=title,
-        status=status,
-        detail=detail,
-        code=code,
-        policy=policy,
-        retry_after=retry_after,
-    )
+    body = problem(status, code, title, detail, policy, retry_after)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or {})
 
 
-def otp_error_response(request: Request[Any, Any, Any], exc: errors.OtpError) -> Response[Problem]:
+def otp_problem(exc: errors.OtpError) -> tuple[Problem, dict[str, str]]:
+    """The problem and the headers that answer a domain error (the app's exception handler
+    and the hot routes of api/hot.py answer with this one mapping)."""
     status = status_of(exc)
     headers: dict[str, str] = {}
     retry_after: int | None = None
@@ -107,9 +101,31 @@ def otp_error_response(request: Request[Any, Any, Any], exc: errors.OtpError) ->
         # The provider's own words (result texts, body snippets of HTML or truncated JSON)
         # are for the log, not for callers: they may carry provider internals.
         detail = PROVIDER_DETAIL.get(exc.code, PROVIDER_DETAIL["provider_unavailable"])
-    return problem_response(
-        status, exc.code, exc.title, detail, headers=headers, policy=policy, retry_after=retry_after
+    return problem(status, exc.code, exc.title, detail, policy, retry_after), headers
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    policy: str | None = None,
+    retry_after: int | None = None,
+) -> Problem:
+    return Problem(
+        type=f"urn:otpservice:problem:{code}",
+        title=title,
+        status=status,
+        detail=detail,
+        code=code,
+        policy=policy,
+        retry_after=retry_after,
     )
+
+
+def otp_error_response(request: Request[Any, Any, Any], exc: errors.OtpError) -> Response[Problem]:
+    body, headers = otp_problem(exc)
+    return Response(body, status_code=body.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -126,9 +142,14 @@ def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> 
     return problem_response(status, code, title, detail, headers=dict(exc.headers or {}))
 
 
-def internal_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+def internal_problem(exc: Exception) -> Problem:
+    """What answers an error nobody raised on purpose: its type in the log, nothing more."""
     log.error("request.unhandled_error", error_type=type(exc).__name__)
-    return problem_response(500, "internal_error", "Internal error", "Internal error")
+    return problem(500, "internal_error", "Internal error", "Internal error")
+
+
+def internal_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    return Response(internal_problem(exc), status_code=500, media_type=PROBLEM_JSON)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

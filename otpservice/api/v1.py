@@ -97,6 +97,35 @@ async def before_v1_request(request: Request[Any, Any, Any]) -> Response[None] |
     return None
 
 
+async def create_verification(
+    service: VerificationService,
+    client: ClientKey,
+    data: CreateVerification,
+    idempotency_key: str | None,
+) -> VerificationOut:
+    """POST /v1/verifications once the request is read (here and in api/hot.py)."""
+    request = CreateRequest(
+        phone=data.phone,
+        purpose=data.purpose,
+        locale=data.locale,
+        client_ip=data.client_ip,
+        rate_limit_keys=rate_limit_keys(data.rate_limit_keys),
+        device_id=data.device_id,
+    )
+    verification, _ = await service.create(client, request, idempotency_key)
+    return VerificationOut.of(verification)
+
+
+async def check_verification(
+    service: VerificationService, client: ClientKey, verification_id: str, data: CheckCode
+) -> CheckOut:
+    """POST /v1/verifications/{id}/check once the request is read (here and in api/hot.py)."""
+    result = await service.check(
+        client, verification_id, data.code, data.client_ip, device_id=data.device_id
+    )
+    return CheckOut.of(result)
+
+
 class Verifications(Controller):
     path = "/verifications"
     tags = ["verifications"]
@@ -119,16 +148,7 @@ class Verifications(Controller):
         service: NamedDependency[VerificationService],
         idempotency_key: IdempotencyKey = None,
     ) -> VerificationOut:
-        request = CreateRequest(
-            phone=data.phone,
-            purpose=data.purpose,
-            locale=data.locale,
-            client_ip=data.client_ip,
-            rate_limit_keys=rate_limit_keys(data.rate_limit_keys),
-            device_id=data.device_id,
-        )
-        verification, _ = await service.create(client, request, idempotency_key)
-        return VerificationOut.of(verification)
+        return await create_verification(service, client, data, idempotency_key)
 
     @post(
         "/check",
@@ -162,10 +182,7 @@ class Verifications(Controller):
         client: NamedDependency[ClientKey],
         service: NamedDependency[VerificationService],
     ) -> CheckOut:
-        result = await service.check(
-            client, verification_id, data.code, data.client_ip, device_id=data.device_id
-        )
-        return CheckOut.of(result)
+        return await check_verification(service, client, verification_id, data)
 
     @get(
         "/{verification_id:str}",

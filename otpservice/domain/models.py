@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import re
@@ -43,6 +44,7 @@ class VerificationRef(msgspec.Struct, frozen=True):
         return cls(verification_id[:16], verification_id[16:32], verification_id[32:])
 
 
+@functools.lru_cache(maxsize=4096)  # an HMAC per request was measurable under a flood
 def phone_tag(secret: bytes, e164: str) -> str:
     """Keyed, so that Redis keys never reveal phone numbers."""
     return hmac.new(secret, b"phone\x1f" + e164.encode(), hashlib.sha256).hexdigest()[:16]

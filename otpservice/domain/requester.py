@@ -9,6 +9,7 @@ of a number it approved on; it never mints a budget of its own, so made-up ids b
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -67,6 +68,9 @@ def device_key(secret: bytes, device_id: str) -> str:
     return hmac.new(secret, b"device\x1f" + device_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+# Parsing an address is most of a refused request's own work; a flood repeats its addresses
+# (bounded; a failure raises, so it is never kept).
+@functools.lru_cache(maxsize=4096)
 def requester_of(client_ip: str | None, device_id: str | None, secret: bytes) -> Requester:
     device = device_key(secret, device_id) if device_id else ""
     if client_ip is None:

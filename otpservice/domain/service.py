@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import math
 import re
 import secrets
@@ -70,6 +71,7 @@ from otpservice.errors import (
 )
 
 log = structlog.get_logger("otpservice.verification")
+_root_log = logging.getLogger()  # its level is the configured one (observability/logging.py)
 T = TypeVar("T")
 
 
@@ -379,8 +381,9 @@ class VerificationService:
     def _refuse(self, policy: str, retry_after: float, phone: Phone) -> tuple[Verification, bool]:
         self.telemetry.refused(policy)
         # Debug only: the request line already names the policy, and a flood of refusals
-        # should not double the log volume.
-        log.debug("verification.refused", policy=policy, phone=phone.masked)
+        # should not double the log volume (nor pay for building a line nobody writes).
+        if _root_log.isEnabledFor(logging.DEBUG):
+            log.debug("verification.refused", policy=policy, phone=phone.masked)
         raise RateLimited(policy, retry_after)
 
     async def _give_back(

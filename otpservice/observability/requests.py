@@ -39,6 +39,8 @@ TWILIO_REQUEST_ID_HEADER = b"twilio-request-id"
 _OUR_ID = re.compile(r"^[0-9a-f]{32}$")
 CLIENT_KEY_IN_SCOPE = "otpservice.client"
 POLICY_IN_SCOPE = "otpservice.policy"
+_OURS_V1 = frozenset({REQUEST_ID_HEADER})
+_OURS_V2 = frozenset({REQUEST_ID_HEADER, TWILIO_REQUEST_ID_HEADER})
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED = "unmatched"
 OTHER_METHOD = "other"
@@ -138,11 +140,12 @@ class RequestObservability:
         status = 500
         ids = {"request_id": request_id}
         headers = [(REQUEST_ID_HEADER, request_id.encode("ascii"))]
+        ours = _OURS_V1
         if str(scope.get("path", "")).startswith("/v2/"):
             twilio_id = "RQ" + (request_id if _OUR_ID.match(request_id) else os.urandom(16).hex())
             ids["twilio_request_id"] = twilio_id
             headers.append((TWILIO_REQUEST_ID_HEADER, twilio_id.encode("ascii")))
-        ours = {name for name, _ in headers}
+            ours = _OURS_V2
 
         async def send_with_id(message: dict[str, Any]) -> None:
             nonlocal status
@@ -155,10 +158,13 @@ class RequestObservability:
             await send(message)
 
         self.metrics.http_in_flight.inc()
-        with structlog.contextvars.bound_contextvars(**ids):
+        # bind/reset rather than the bound_contextvars context manager: a generator-based
+        # context manager per request is measurable under a flood.
+        tokens = structlog.contextvars.bind_contextvars(**ids)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
             try:
-                await self.app(scope, receive, send_with_id)
-            finally:
                 self.metrics.http_in_flight.dec()
                 seconds = time.perf_counter() - started
                 route = route_of(scope)
@@ -181,6 +187,8 @@ class RequestObservability:
                     self._log_line(
                         level, method, route, status, seconds, client, policy, suppressed
                     )
+            finally:
+                structlog.contextvars.reset_contextvars(**tokens)
 
     def _log_line(
         self,

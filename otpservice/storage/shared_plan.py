@@ -64,25 +64,43 @@ class SharedPlan:
             rows.append((policy, subject, self._row(quota, policy, spend=policy in SHARED_SPEND)))
         return tuple(rows)
 
-    def budgets(self, t: SendTarget) -> tuple[list[str], str]:
+    def budgets(self, t: SendTarget) -> tuple[tuple[str, ...], str]:
         """The budget counters' keys and the matching "limit,fresh,period,alert,policy;…"."""
+        return self._budgets(
+            t.client, t.ip, t.ip_net, t.requester.site, t.country, t.prefix, t.rate_keys
+        )
+
+    # A flood repeats its client, address and number: the keys are laid out once per
+    # combination and policy snapshot, not per request (bounded; the plan is rebuilt, and
+    # so the cache emptied, on every policy change).
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one plan per policy snapshot
+    def _budgets(
+        self,
+        client: str,
+        ip: str | None,
+        ip_net: str | None,
+        site: str | None,
+        country: str,
+        prefix: str,
+        rate_keys: tuple[tuple[str, str], ...],
+    ) -> tuple[tuple[str, ...], str]:
         subjects = {
-            "ip": t.ip or "",
-            "net": t.ip_net or "",
-            "site": t.requester.site or "",
-            "client": t.client,
-            "country": t.country,
-            "prefix": t.prefix,
+            "ip": ip or "",
+            "net": ip_net or "",
+            "site": site or "",
+            "client": client,
+            "country": country,
+            "prefix": prefix,
             "all": "all",
-            "client_country": f"{t.country}:{t.client}",
-            "client_all": f"all:{t.client}",
+            "client_country": f"{country}:{client}",
+            "client_all": f"all:{client}",
         }
         budget_keys: list[str] = []
         rows: list[str] = []
-        with_ip = t.ip is not None and t.ip_net is not None
-        for policy, subject, row in self._base(t.client, with_ip, t.requester.site is not None):
+        with_ip = ip is not None and ip_net is not None
+        for policy, subject, row in self._base(client, with_ip, site is not None):
             if subject == "rate_keys":
-                for name, value in t.rate_keys:
+                for name, value in rate_keys:
                     for quota in self.shares.key_budgets.get(name, ()):
                         budget_keys.append(keys.rate_key_budget(name, quota.period, value))
                         rows.append(
@@ -92,27 +110,31 @@ class SharedPlan:
                 continue
             budget_keys.append(keys.budget(policy, subjects[subject]))
             rows.append(row)
-        return budget_keys, ";".join(rows)
+        return tuple(budget_keys), ";".join(rows)
 
-    def guard_keys(self, t: SendTarget) -> list[str]:
+    def guard_keys(self, t: SendTarget) -> tuple[str, ...]:
         """shared_reserve's guard keys, in guard.lua's order."""
-        p, c = t.prefix, t.country
-        return [
-            keys.guard_prefix("b", p),
-            keys.guard_prefix("k", p),
-            keys.guard_prefix("s", p),
-            keys.guard_prefix("a", p),
-            keys.guard_country("b", c),
-            keys.guard_country("k", c),
-            keys.guard_country("s", c),
-            keys.guard_country("a", c),
-            keys.returning(t.tag),
-            keys.guard_prefix("m", p),
-            keys.guard_country("x", c),
-            keys.GUARD_BUDGET_ALERTS,
-            keys.GUARD_BLOCKS,
-            keys.SHARED_EVENTS,
-        ]
+        return _guard_keys(t.prefix, t.country, t.tag)
 
     def judges(self, t: SendTarget) -> bool:
         return self.guard.mode is not GuardMode.OFF and not self.guard.is_safe(t.e164[1:])
+
+
+@functools.lru_cache(maxsize=4096)
+def _guard_keys(p: str, c: str, tag: str) -> tuple[str, ...]:
+    return (
+        keys.guard_prefix("b", p),
+        keys.guard_prefix("k", p),
+        keys.guard_prefix("s", p),
+        keys.guard_prefix("a", p),
+        keys.guard_country("b", c),
+        keys.guard_country("k", c),
+        keys.guard_country("s", c),
+        keys.guard_country("a", c),
+        keys.returning(tag),
+        keys.guard_prefix("m", p),
+        keys.guard_country("x", c),
+        keys.GUARD_BUDGET_ALERTS,
+        keys.GUARD_BLOCKS,
+        keys.SHARED_EVENTS,
+    )
