@@ -46,6 +46,7 @@ from otpservice.domain.telemetry import Telemetry
 from otpservice.events.alerts import BalanceAlerts
 from otpservice.events.delivery import DeliveryMetrics, DeliveryTracker
 from otpservice.events.history import EventHistory
+from otpservice.events.refusals import RefusalCounts
 from otpservice.events.stats import Statistics
 from otpservice.events.sweeper import EventMetrics, Sweeper
 from otpservice.events.webhooks import WebhookMetrics, Webhooks
@@ -185,6 +186,14 @@ def create_app(
             metrics=event_metrics,
             events=settings.events,
         )
+        # Refusals decided before Redis, counted in process and written once a second on the
+        # background connections: never a round trip of the request's own.
+        refusal_counts = RefusalCounts(
+            sweep_redis,
+            history_days=settings.history_days,
+            enabled=settings.events,
+            registry=metrics.registry,
+        )
         await tracker.start()
         await webhooks.start()
         guard = GuardStore(store, settings.guard)
@@ -198,6 +207,7 @@ def create_app(
             hash_pool=pool,
             conversions=guard,
             reports=tracker,
+            refusals=refusal_counts,
         )
         app.state.service = service
         app.state.metrics = metrics
@@ -249,6 +259,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             await admission.stop()
+            await refusal_counts.close()
             await sweeper.stop()
             if sweep_redis is not r:
                 await sweep_redis.aclose()
