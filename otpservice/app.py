@@ -194,8 +194,19 @@ def create_app(
             enabled=settings.events,
             registry=metrics.registry,
         )
-        await tracker.start()
-        await webhooks.start()
+        # OTP_EVENTS=0 writes nothing to the streams, so what only consumes them stays off:
+        # the webhook fan-out and dispatch (a delivery is made from an event) and the delivery
+        # tracker's intake and poller (it polls only what send.accepted events name; GET
+        # .../delivery still answers from its tracked states, `pending` for SMS sent
+        # meanwhile). The sweeper still runs (events/sweeper.py): expiries end pending
+        # records and empty the expiry index, and older events are still trimmed.
+        if settings.events:
+            await tracker.start()
+            await webhooks.start()
+        elif settings.webhooks.endpoints:  # configured, but nothing will be delivered
+            structlog.get_logger("otpservice.config").warning(
+                "config.webhooks_without_events", endpoints=len(settings.webhooks.endpoints)
+            )
         guard = GuardStore(store, settings.guard)
         app.state.guard = guard
         sweeper.start()
