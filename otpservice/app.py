@@ -47,6 +47,7 @@ from otpservice.domain.telemetry import Telemetry
 from otpservice.events.alerts import BalanceAlerts
 from otpservice.events.delivery import DeliveryMetrics, DeliveryTracker
 from otpservice.events.history import EventHistory
+from otpservice.events.refusals import RefusalCounts
 from otpservice.events.stats import Statistics
 from otpservice.events.sweeper import EventMetrics, Sweeper
 from otpservice.events.webhooks import WebhookMetrics, Webhooks
@@ -186,8 +187,27 @@ def create_app(
             metrics=event_metrics,
             events=settings.events,
         )
-        await tracker.start()
-        await webhooks.start()
+        # Refusals decided before Redis, counted in process and written once a second on the
+        # background connections: never a round trip of the request's own.
+        refusal_counts = RefusalCounts(
+            sweep_redis,
+            history_days=settings.history_days,
+            enabled=settings.events,
+            registry=metrics.registry,
+        )
+        # OTP_EVENTS=0 writes nothing to the streams, so what only consumes them stays off:
+        # the webhook fan-out and dispatch (a delivery is made from an event) and the delivery
+        # tracker's intake and poller (it polls only what send.accepted events name; GET
+        # .../delivery still answers from its tracked states, `pending` for SMS sent
+        # meanwhile). The sweeper still runs (events/sweeper.py): expiries end pending
+        # records and empty the expiry index, and older events are still trimmed.
+        if settings.events:
+            await tracker.start()
+            await webhooks.start()
+        elif settings.webhooks.endpoints:  # configured, but nothing will be delivered
+            structlog.get_logger("otpservice.config").warning(
+                "config.webhooks_without_events", endpoints=len(settings.webhooks.endpoints)
+            )
         guard = GuardStore(store, settings.guard)
         app.state.guard = guard
         sweeper.start()
@@ -199,6 +219,7 @@ def create_app(
             hash_pool=pool,
             conversions=guard,
             reports=tracker,
+            refusals=refusal_counts,
         )
         app.state.service = service
         app.state.metrics = metrics
@@ -250,6 +271,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             await admission.stop()
+            await refusal_counts.close()
             await sweeper.stop()
             if sweep_redis is not r:
                 await sweep_redis.aclose()

@@ -88,11 +88,14 @@ class CsrfFailed(Forbidden):
 class CountryNotAllowed(OtpError):
     code = "country_not_allowed"
     title = "Destination country not allowed"
+    # A policy refusal like RateLimited's (otp_refusals and the statistics name it so).
+    policy = "country_not_allowed"
 
 
 class PrefixDenied(OtpError):
     code = "prefix_denied"
     title = "Destination number not allowed"
+    policy = "prefix_denied"  # OTP_PREFIX_DENY, or a number outside OTP_PREFIX_ALLOW
 
 
 class NotFoundReason(enum.Enum):

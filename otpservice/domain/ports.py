@@ -243,3 +243,10 @@ class ConversionCounter(Protocol):
     """The fraud guard's side of an approval: the number converted (guard/store.py)."""
 
     async def record_approval(self, tag: str, country: str, prefix: str) -> None: ...
+
+
+class RefusalCounter(Protocol):
+    """Refusals the domain decides before any store call, counted beside the store's own
+    (events/refusals.py). Never waits and never raises: the refusal is answered at once."""
+
+    def note(self, client: str, policy: str, country: str) -> None: ...

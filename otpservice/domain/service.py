@@ -45,6 +45,7 @@ from otpservice.domain.ports import (
     DeliveryReports,
     DeliveryState,
     Lang,
+    RefusalCounter,
     SendFailure,
     SendPacing,
     SendTarget,
@@ -138,9 +139,11 @@ class VerificationService:
         hash_pool: ThreadPoolExecutor | None = None,
         reports: DeliveryReports | None = None,
         conversions: ConversionCounter | None = None,
+        refusals: RefusalCounter | None = None,
     ) -> None:
         self.settings = settings
         self.reports = reports
+        self.refusals = refusals
         self.store = store
         self.gateway = gateway
         self.conversions = conversions
@@ -159,13 +162,15 @@ class VerificationService:
 
     def _target(self, client: ClientKey, request: CreateRequest) -> tuple[SendTarget, Phone]:
         s = self.settings
-        phone = parse_phone(request.phone, s.default_region)
+        phone = parse_phone(request.phone, s.default_region)  # bad input: no policy refusal
         if phone.region not in s.allowed_countries:
+            self._refused_here(client, CountryNotAllowed.policy, phone.region or "")
             raise CountryNotAllowed(f"Sending to {phone.region or 'this country'} is not allowed.")
         digits = phone.digits
         if any(digits.startswith(p) for p in s.prefix_deny) or (
             s.prefix_allow and not any(digits.startswith(p) for p in s.prefix_allow)
         ):
+            self._refused_here(client, PrefixDenied.policy, phone.region or "")
             raise PrefixDenied("Sending to this number is not allowed.")
         who = requester_of(request.client_ip, request.device_id, s.secret)
         target = SendTarget(
@@ -378,6 +383,13 @@ class VerificationService:
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
+    def _refused_here(self, client: ClientKey, policy: str, country: str) -> None:
+        """A refusal decided before any store call: the store's scripts count theirs in the
+        same step; this one is counted in the metrics and, best effort, in the statistics."""
+        self.telemetry.refused(policy)
+        if self.refusals is not None:
+            self.refusals.note(client.name, policy, country)
+
     def _refuse(self, policy: str, retry_after: float, phone: Phone) -> tuple[Verification, bool]:
         self.telemetry.refused(policy)
         # Debug only: the request line already names the policy, and a flood of refusals
@@ -478,7 +490,15 @@ class VerificationService:
         code_length: int | None = None,
     ) -> CheckResult:
         """Check by id: from any network (the id names the verification)."""
-        ref = VerificationRef.parse(verification_id)
+        try:
+            ref = VerificationRef.parse(verification_id)
+        except VerificationNotFound:
+            # An id that cannot exist: the same 404, and counted the same, as one the check
+            # script finds nothing for (check_reserve.lua's not_found, no country).
+            self.telemetry.check("not_found")
+            if self.refusals is not None:
+                self.refusals.note(client.name, "not_found", "")
+            raise
         who = requester_of(client_ip, device_id, self.settings.secret)
         return await self._check(client, ref, code, who, code_length)
 

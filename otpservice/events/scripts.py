@@ -1,7 +1,8 @@
 """The events package's Lua scripts, loaded like the store's (storage/redis_store.py).
 
-A script that calls ``emit_event(`` gets the event prelude (storage/lua/events.lua); the
-webhook scripts (``wh_*``) get the endpoint-keys prelude (events/lua/webhooks.lua).
+A script that calls ``emit_event(`` or ``count_refusal(`` gets the event prelude
+(storage/lua/events.lua); the webhook scripts (``wh_*``) get the endpoint-keys prelude
+(events/lua/webhooks.lua).
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ def script_source(name: str) -> str:
     source = _lua("otpservice.events", name)
     if name.startswith("wh_"):
         source = _lua("otpservice.events", "webhooks") + "\n" + source
-    if "emit_event(" in source:
+    if "emit_event(" in source or "count_refusal(" in source:
         source = event_prelude() + "\n" + source
     return source
 
 
 def event_prelude() -> str:
-    """storage/lua/events.lua: the one prelude that defines emit_event()."""
+    """storage/lua/events.lua: the one prelude that defines emit_event() and count_refusal()."""
     return _lua("otpservice.storage", "events")
 
 

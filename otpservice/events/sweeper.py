@@ -79,6 +79,7 @@ class Sweeper:
         self.history_ms = history_days * DAY_MS
         self.every_seconds = every_seconds
         self.metrics = metrics
+        self.events = events
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(
                 load_script_source(name, package="otpservice.events", events=events)
@@ -108,10 +109,15 @@ class Sweeper:
             await asyncio.sleep(self.every_seconds)
 
     async def sweep(self) -> None:
-        """One round over every partition: expiries, then folding, then (now and then) trims."""
+        """One round over every partition: expiries, then folding, then (now and then) trims.
+
+        With events off (OTP_EVENTS=0) the streams get nothing new, so there is nothing to
+        fold; expiries still run (they end pending records and empty the expiry index) and
+        trims too (events of an earlier run keep their retention)."""
         for part in range(keys.PARTITIONS):
             await self.expire_due(part)
-            await self.fold(part)
+            if self.events:
+                await self.fold(part)
         if time.monotonic() >= self._next_trim:
             self._next_trim = time.monotonic() + TRIM_EVERY_SECONDS
             await self.trim()

@@ -100,7 +100,8 @@ class Metrics:
         )
         self.refusals = Counter(
             "otp_refusals",
-            "Requests refused by a throttling policy, by policy name.",
+            "Requests refused by a policy (a limit, the fraud guard, a static country or "
+            "prefix list), by policy name.",
             ["policy"],
             registry=r,
         )

@@ -137,6 +137,12 @@ def utc_day(ms: int) -> str:
     return time.strftime("%Y%m%d", time.gmtime(ms // 1000))
 
 
+def refusals_ttl_ms(history_ms: int) -> int:
+    """Today's refusal counts live until the end of the day plus the history's retention."""
+    now = int(time.time() * 1000)
+    return now // DAY_MS * DAY_MS + DAY_MS + history_ms - now
+
+
 def _seconds(ms: Any) -> float:
     return max(float(text(ms)), 0.0) / 1000.0
 
@@ -372,9 +378,7 @@ class RedisStore:
         )
 
     def _refusals_ttl_ms(self) -> int:
-        """Today's refusal counts live until the end of the day plus the history's retention."""
-        now = int(time.time() * 1000)
-        return now // DAY_MS * DAY_MS + DAY_MS + self._history_ms - now
+        return refusals_ttl_ms(self._history_ms)
 
     def _refusals_key(self, tag: str) -> str:
         return keys.refusals_day(keys.partition_of(tag), utc_day(int(time.time() * 1000)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import redis
@@ -12,8 +13,9 @@ import redis
 from otpservice.domain.models import VerificationRef
 from otpservice.storage import keys
 from otpservice.storage.redis_store import utc_day
+from tests.e2e.conftest import wait_until
 from tests.events.streams import raw_events, types_of
-from tests.ops.conftest import Api, Sim, service_env
+from tests.ops.conftest import ADMIN_KEY, WEB_KEY, Api, Sim, service_env
 from tests.support.servers import ServiceServer
 from tests.support.topologies import ClusterProcesses
 
@@ -108,3 +110,41 @@ def test_cluster_expiries_and_statistics_are_swept_in_every_partition(
     )
     db.close()
     assert started == len(vids)
+
+
+def test_cluster_refusals_decided_before_redis_are_in_the_statistics(
+    env: dict[str, str], cluster: ClusterProcesses
+) -> None:
+    with ServiceServer({**env, "OTP_PREFIX_DENY": "+90533"}) as server:
+        api = Api(server.url)
+        admin = api.as_client(ADMIN_KEY)
+        for _ in range(2):
+            assert api.create("+1 415 555 0123").json()["code"] == "country_not_allowed"
+        assert api.create("+905331234567").json()["code"] == "prefix_denied"
+        assert api.check("not-an-id", "123456").status_code == 404
+        assert api.create(PHONES[0]).status_code == 201
+        assert api.create(PHONES[0]).status_code == 429  # resend_cooldown, counted in its script
+        expected = {"country_not_allowed": 2, "not_found": 1, "prefix_denied": 1}
+        expected_total = {**expected, "resend_cooldown": 1}
+
+        def refusals(key: str = WEB_KEY, **params: str) -> Any:
+            r = api.as_client(key).http.get("/v1/stats", params=params)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        wait_until(lambda: refusals()["total"]["refusals"] == expected_total, timeout=5)
+        by_client = {
+            g["key"]: g["refusals"] for g in refusals(ADMIN_KEY, group_by="client")["groups"]
+        }
+        by_country = {g["key"]: g["refusals"] for g in refusals(group_by="country")["groups"]}
+        assert admin.http.get("/v1/stats").json()["total"]["refusals"] == expected_total
+    assert by_client == {"web": expected_total}
+    assert by_country == {
+        "US": {"country_not_allowed": 2},
+        "TR": {"prefix_denied": 1, "resend_cooldown": 1},
+        "": {"not_found": 1},
+    }
+    db = redis.RedisCluster.from_url(cluster.url)
+    shared = db.hgetall(keys.refusals_day("g", utc_day(int(time.time() * 1000))))
+    db.close()
+    assert sum(int(n) for n in shared.values()) == 4  # the ones decided before Redis

@@ -42,11 +42,12 @@ local function emit_verification_event(stream_key, etype, v, head, data_table)
 end
 
 -- A refused request is no event (a flood would fill memory) but a count per minute, client,
--- policy and country, in a per-day hash that lives as long as the events do.
-local function count_refusal(key, ttl_ms, client, policy, country)
+-- policy and country, in a per-day hash that lives as long as the events do. `n` (default 1):
+-- refusals counted in process and written together (events/lua/refusal_counts.lua).
+local function count_refusal(key, ttl_ms, client, policy, country, n)
   local t = redis.call('TIME')
   local minute = math.floor(tonumber(t[1]) / 60)
   redis.call('HINCRBY', key, minute .. '|' .. (client or '') .. '|' .. policy .. '|' ..
-    (country or ''), 1)
+    (country or ''), n or 1)
   redis.call('PEXPIRE', key, ttl_ms)
 end
