@@ -34,6 +34,7 @@ from otpservice.errors import (
 )
 from otpservice.guard.settings import GuardSettings
 from otpservice.storage import keys
+from otpservice.storage.direct import DirectScripts
 from otpservice.storage.record import (
     pack_code_hash,
     rid_bytes,
@@ -184,9 +185,15 @@ class RedisStore:
             max_sends=max_sends,
             resend_cooldown_seconds=resend_cooldown_seconds,
         )
+        sources = {name: load_script_source(name, events=events) for name in SCRIPTS}
         self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(load_script_source(name, events=events)) for name in SCRIPTS
+            name: redis.register_script(source) for name, source in sources.items()
         }
+        # One node (or Sentinel's primary): script calls skip redis-py's command layers.
+        shas = {name: script.sha for name, script in self._scripts.items()}
+        self._direct = (
+            None if isinstance(redis, RedisCluster) else DirectScripts(redis, sources, shas)
+        )
 
     def apply_policy(
         self,
@@ -209,6 +216,8 @@ class RedisStore:
     async def _run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         try:
             async with asyncio.timeout(OPERATION_TIMEOUT):
+                if self._direct is not None:
+                    return await self._direct.run(name, keys_, args)
                 return await self._scripts[name](keys=list(keys_), args=list(args))
         except (RedisError, TimeoutError) as exc:
             raise StorageUnavailable(unknown_outcome(name)) from exc

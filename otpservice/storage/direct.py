@@ -1,0 +1,88 @@
+"""Script calls on a single Redis node (or a Sentinel's primary) without redis-py's
+per-command layers.
+
+Through ``Redis.execute_command`` a script call went through a retry wrapper, an async
+observability recorder (four connection-count updates and an event dispatch per command,
+even with nothing listening), an async pool lock and a reconnect check: about a fifth of a
+refused request's CPU (bench/profiles). Here a call takes an idle connection of its own,
+writes ``EVALSHA`` and reads the reply; that is all a script call needs.
+
+What the wrapper gave that still holds:
+* connections are redis-py's own, made by the client's pool (address, credentials, TLS,
+  Sentinel's primary lookup, hiredis packing) and closed with it;
+* a connection that idled while the server went away is found before use (an EOF or data
+  waiting on its socket) and replaced, so a Redis restart costs no request;
+* a connection whose exchange failed or was interrupted (a timeout) is dropped, never
+  reused with a reply still in flight;
+* ``NOSCRIPT`` (a restarted or flushed Redis) runs the script by its source, which caches it.
+
+There is no silent retry after a failed exchange: a script that may have run is not run
+twice; the caller learns the outcome is unknown (storage/redis_store.py).
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, ResponseError
+
+
+class DirectScripts:
+    def __init__(self, redis: Redis, sources: dict[str, str], shas: dict[str, str]) -> None:
+        """``shas``: each source's SHA1, as redis-py's registered scripts know them."""
+        self._pool = redis.connection_pool
+        self._sources = {name: source.encode() for name, source in sources.items()}
+        self._shas = dict(shas)
+        self._idle: list[Any] = []
+
+    async def _connection(self) -> Any:
+        while self._idle:
+            conn = self._idle.pop()
+            if not _stale(conn):
+                return conn
+            await conn.disconnect()
+            break
+        else:
+            # The pool makes it and lists it as in use, so closing the client closes it.
+            conn = self._pool.get_available_connection()  # type: ignore[no-untyped-call]
+        if not conn.is_connected:
+            await conn.connect()
+        return conn
+
+    async def run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        conn = await self._connection()
+        try:
+            try:
+                await conn.send_command("EVALSHA", self._shas[name], len(keys), *keys, *args)
+                reply = await conn.read_response()
+            except NoScriptError:
+                await conn.send_command("EVAL", self._sources[name], len(keys), *keys, *args)
+                reply = await conn.read_response()
+        except ResponseError:
+            self._idle.append(conn)  # the server answered: the connection is in step
+            raise
+        except BaseException:
+            await conn.disconnect()  # reconnected when next taken
+            self._idle.append(conn)
+            raise
+        self._idle.append(conn)
+        return reply
+
+
+def _stale(conn: Any) -> bool:
+    """Whether an idle connection is unfit to send on: closed, or with anything to read (an
+    EOF or bytes nobody asked for). Asked of the socket itself: the event loop may not yet
+    have seen a server that went away while the connection idled."""
+    reader, writer = conn._reader, conn._writer
+    if reader is None or writer is None or reader.at_eof() or writer.is_closing():
+        return True
+    sock = writer.get_extra_info("socket")
+    fd = sock.fileno() if sock is not None else -1
+    if fd < 0:
+        return True
+    poller = select.poll()  # not select.select: descriptors above 1024 are common here
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
