@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from otpservice.storage.direct import DirectScripts
 from tests.support.servers import RedisProcess
@@ -78,7 +79,7 @@ def test_a_script_error_is_raised_and_the_connection_stays_usable(redis_url: str
         sources = {"bad": "return redis.call('NOSUCHCOMMAND')", "echo": ECHO}
         shas = {name: client.register_script(src).sha for name, src in sources.items()}
         scripts = DirectScripts(client, sources, shas)
-        with pytest.raises(Exception, match="(?i)unknown"):
+        with pytest.raises(ResponseError, match=r"(?i)unknown"):
             await scripts.run("bad", [], [])
         assert await scripts.run("echo", [], ["fine"]) == b"fine"
         assert len(scripts._idle) == 1  # the same connection, still in step

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Sequence
 from importlib import resources
@@ -135,7 +136,12 @@ DAY_MS = 86_400_000
 
 def utc_day(ms: int) -> str:
     """YYYYMMDD of a time in epoch ms, UTC: the suffix of the per-day counter keys."""
-    return time.strftime("%Y%m%d", time.gmtime(ms // 1000))
+    return _utc_day_of(ms // DAY_MS)
+
+
+@functools.lru_cache(maxsize=8)  # every request asks for today's
+def _utc_day_of(day: int) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(day * 86_400))
 
 
 def refusals_ttl_ms(history_ms: int) -> int:
