@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ResponseError
 
 from otpservice.storage.direct import DirectScripts
@@ -83,6 +83,23 @@ def test_a_script_error_is_raised_and_the_connection_stays_usable(redis_url: str
             await scripts.run("bad", [], [])
         assert await scripts.run("echo", [], ["fine"]) == b"fine"
         assert len(scripts._idle) == 1  # the same connection, still in step
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_bounded_pool_stays_bounded_and_shared(redis_url: str) -> None:
+    async def scenario() -> None:
+        pool = BlockingConnectionPool.from_url(redis_url, max_connections=4, timeout=10)
+        client = Redis(connection_pool=pool)
+        scripts = scripts_for(client)
+        calls = [scripts.run("slow", [], [200_000]) for _ in range(20)]
+        # Other commands of the same client get connections while scripts run and after.
+        answers = await asyncio.gather(*calls, client.ping(), client.ping())
+        assert answers == [b"slow"] * 20 + [True, True]
+        assert len(pool._in_use_connections) + len(pool._available_connections) <= 4
+        assert len(scripts._idle) <= 2  # half of the pool, at most, kept between calls
+        assert await client.ping()
         await client.aclose()
 
     asyncio.run(scenario())

@@ -40,3 +40,9 @@ def test_secrets_are_found_anywhere() -> None:
 
 def test_digit_tokens_keeps_only_standalone_runs() -> None:
     assert digit_tokens("code 123456, 1234567 x12345 ab123456") == {"123456", "1234567"}
+
+
+def test_a_body_length_or_a_provider_result_code_is_not_a_code() -> None:
+    text = 'content-length: 4828\n{"result_code":"TS-1040"}'
+    assert find_leaks([("log", text)], ["4828", "1040"], []) == []
+    assert find_leaks([("log", text + " code=4828")], ["4828"], []) != []

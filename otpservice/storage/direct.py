@@ -8,8 +8,9 @@ refused request's CPU (bench/profiles). Here a call takes an idle connection of 
 writes ``EVALSHA`` and reads the reply; that is all a script call needs.
 
 What the wrapper gave that still holds:
-* connections are redis-py's own, made by the client's pool (address, credentials, TLS,
-  Sentinel's primary lookup, hiredis packing) and closed with it;
+* connections are redis-py's own, taken from the client's pool (address, credentials, TLS,
+  Sentinel's primary lookup, hiredis packing, its bound on connections) and closed with it;
+  up to ``IDLE_KEPT`` stay with these calls between them, the rest go back to the pool;
 * a connection that idled while the server went away is found before use (an EOF or data
   waiting on its socket) and replaced, so a Redis restart costs no request;
 * a connection whose exchange failed or was interrupted (a timeout) is dropped, never
@@ -22,12 +23,15 @@ twice; the caller learns the outcome is unknown (storage/redis_store.py).
 
 from __future__ import annotations
 
+import asyncio
 import select
 from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
+
+IDLE_KEPT = 64  # connections kept between calls, at most (the rest go back to the pool)
 
 
 class DirectScripts:
@@ -37,6 +41,9 @@ class DirectScripts:
         self._sources = {name: source.encode() for name, source in sources.items()}
         self._shas = dict(shas)
         self._idle: list[Any] = []
+        # Kept connections count as in use in the pool: leave at least half of a bounded
+        # pool to its other callers (and to calls beyond these, which wait on the pool).
+        self._keep = min(IDLE_KEPT, max(1, self._pool.max_connections // 2))
 
     async def _connection(self) -> Any:
         while self._idle:
@@ -44,13 +51,19 @@ class DirectScripts:
             if not _stale(conn):
                 return conn
             await conn.disconnect()
-            break
+            try:
+                await conn.connect()
+            except BaseException:
+                await self._pool.release(conn)
+                raise
+            return conn
+        return await self._pool.get_connection()  # type: ignore[no-untyped-call]
+
+    async def _done(self, conn: Any) -> None:
+        if len(self._idle) < self._keep:
+            self._idle.append(conn)
         else:
-            # The pool makes it and lists it as in use, so closing the client closes it.
-            conn = self._pool.get_available_connection()  # type: ignore[no-untyped-call]
-        if not conn.is_connected:
-            await conn.connect()
-        return conn
+            await self._pool.release(conn)
 
     async def run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         conn = await self._connection()
@@ -62,13 +75,14 @@ class DirectScripts:
                 await conn.send_command("EVAL", self._sources[name], len(keys), *keys, *args)
                 reply = await conn.read_response()
         except ResponseError:
-            self._idle.append(conn)  # the server answered: the connection is in step
+            await self._done(conn)  # the server answered: the connection is in step
             raise
         except BaseException:
-            await conn.disconnect()  # reconnected when next taken
-            self._idle.append(conn)
+            # A reply may still be on its way: never reuse this exchange's socket.
+            await conn.disconnect()
+            await asyncio.shield(self._pool.release(conn))
             raise
-        self._idle.append(conn)
+        await self._done(conn)
         return reply
 
 

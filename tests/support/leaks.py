@@ -13,7 +13,8 @@ a 64-hex id, a request id, an ISO timestamp's microseconds or a port. A code the
 as leaked only when it appears as a whole token (not touching other digits or hex letters)
 after the known digit-bearing shapes are removed: hex runs of 16+ characters (ids, digests),
 UUIDs, ISO timestamps, ``host:port`` and the seconds of a 429's ``Retry-After`` header and
-``retry_after`` field (a 4-digit code once came out as 3600 and matched an hour's wait).
+``retry_after`` field (a 4-digit code once came out as 3600 and matched an hour's wait),
+a ``Content-Length`` header and the provider's ``TS-`` result codes.
 Whole-token matching still catches the ways a code really leaks (``"code": "123456"``,
 ``code=123456``, ``... is 123456.``).
 """
@@ -36,6 +37,8 @@ _NOISE = [
     re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\]):\d+"),  # test servers' ports
     re.compile(r"retry-after: \d+", re.IGNORECASE),  # a 429's header
     re.compile(r'"retry_after": ?\d+'),  # and its problem field
+    re.compile(r"content-length: \d+", re.IGNORECASE),  # a 4828-byte answer met code 4828
+    re.compile(r"TS-\d+"),  # the provider's result codes (TS-1040 met code 1040)
 ]
 _TOKEN = re.compile(r"(?<![0-9A-Za-z])\d{4,10}(?![0-9A-Za-z])")
 
