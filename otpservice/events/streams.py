@@ -164,6 +164,7 @@ class StreamGroup:
         self._ready: set[str] = set()
         self._next_claim = 0.0
         self._failures = Throttled()
+        self.more_waiting = False  # after read(): whether a stream had more than it gave
 
     async def _ensure(self, stream: str) -> None:
         if stream in self._ready:
@@ -236,6 +237,8 @@ class StreamGroup:
         if claim:
             self._next_claim = now + max(self.claim_idle_ms / 2000, 0.25)
         batches = await asyncio.gather(*(self._read_one(s, claim) for s in self.streams))
+        # A full batch from some stream: more is probably waiting there.
+        self.more_waiting = any(len(batch) >= READ_COUNT for batch in batches)
         return [event for batch in batches for event in batch]
 
     async def ack(self, events: Sequence[StreamEvent]) -> None:
