@@ -219,6 +219,7 @@ def create_app(
             hash_pool=pool,
             conversions=guard,
             reports=tracker,
+            hash_timing=admission.note_hash if settings.admission.enabled else None,
             refusals=refusal_counts,
         )
         app.state.service = service

@@ -108,3 +108,38 @@ async def test_a_busy_loop_without_lag_is_contention_too() -> None:
     assert admission.throttled() == {}
     admission.adjust(lag=0.0, busy=0.95, now=now)
     assert admission.throttled()["flood"] == pytest.approx(150.0)
+
+
+async def test_starved_hash_threads_count_as_contention() -> None:
+    admission = _admission(min_rate=5.0)
+    now = time.monotonic()
+    _arrivals(admission, "flood", 400, now)
+    _arrivals(admission, "person", 3, now)
+    # The loop looks calm (no lag, little busy time), but hashes took 3x their CPU time.
+    admission.note_hash(0.09, 0.03)
+    admission.adjust(lag=0.0, busy=0.1, now=now, stretch=admission._take_stretch())
+    assert set(admission.throttled()) == {"flood"}
+    # Hashes that got their cores: no contention, nothing more is held back.
+    calm = _admission(min_rate=5.0)
+    _arrivals(calm, "flood", 400, now)
+    _arrivals(calm, "person", 3, now)
+    calm.note_hash(0.031, 0.03)
+    calm.adjust(lag=0.0, busy=0.1, now=now, stretch=calm._take_stretch())
+    assert calm.throttled() == {}
+
+
+async def test_a_held_back_flood_stays_the_heavy_client() -> None:
+    """Every attempt counts: a flood held to its minimum rate still outweighs a person, so
+    the person is never the one held back next."""
+    admission = _admission(min_rate=5.0, queue_seconds=0.01, client_in_flight=1000)
+    flood = admission._clients.setdefault("flood", Admission._client_type())
+    flood.rate = 5.0  # already held back
+    attempts = []
+    for _ in range(40):  # mostly shed: over its rate
+        attempts.append(asyncio.ensure_future(admission.acquire("flood")))
+    await asyncio.gather(*attempts, return_exceptions=True)
+    await admission.acquire("person")
+    await admission.acquire("person")
+    admission.adjust(lag=0.1, now=time.monotonic())
+    assert "person" not in admission.throttled()
+    assert admission.throttled()["flood"] <= 5.0

@@ -140,8 +140,12 @@ class VerificationService:
         reports: DeliveryReports | None = None,
         conversions: ConversionCounter | None = None,
         refusals: RefusalCounter | None = None,
+        hash_timing: Callable[[float, float], None] | None = None,
     ) -> None:
+        """``hash_timing(wall, cpu)``: told, from the hash thread, how long each hash took
+        and how much of that its thread ran (admission control reads starvation there)."""
         self.settings = settings
+        self._hash_timing = hash_timing
         self.reports = reports
         self.refusals = refusals
         self.store = store
@@ -156,7 +160,18 @@ class VerificationService:
         self._in_flight = InFlightKeys()
 
     async def _off_loop(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        observe = self._hash_timing
+        if observe is None:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+        def timed() -> T:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return fn()
+            finally:
+                observe(time.perf_counter() - wall, time.thread_time() - cpu)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, timed)
 
     # -- sends ---------------------------------------------------------------------------
 

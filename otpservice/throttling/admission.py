@@ -13,7 +13,11 @@ Redis). Two mechanisms:
   lifted. Busy time is the signal that matters most: a flood of cheap refusals keeps the
   loop at 100 % with little lag, and then the hash threads (which run at a lower priority,
   app.py) and with them everyone else's checks get no core. A light client (a person
-  logging in) never reaches its share, so it is never the one held back.
+  logging in) never reaches its share, so it is never the one held back. The third signal
+  is the hash threads' stretch: a hash's wall time over the CPU time its thread got. When the
+  machine is saturated by cheap requests the loop thread may look calm (much of a refusal's
+  work is the server's own threads and Redis), yet the niced hash threads, and with them
+  everyone's sends and checks, wait for a core: that shows as stretch.
 
 A request over either limit waits for its turn up to ``queue_seconds``; one that would
 have to wait longer is shed. A shed request is answered only after that same wait, so a
@@ -42,6 +46,9 @@ class AdmissionSettings(msgspec.Struct, frozen=True):
     queue_seconds: float = 0.25
     lag_target_seconds: float = 0.02
     busy_target: float = 0.6  # the loop thread's share of one core above which it is contended
+    # A hash's wall time over its thread's CPU time above which the hash threads are starved
+    # (they run niced: a busy machine takes their cores first).
+    hash_stretch_target: float = 1.6
     tick_seconds: float = 0.05
     min_rate: float = 5.0  # requests/s a throttled client keeps, per instance
 
@@ -61,14 +68,14 @@ class _Client:
         self.in_flight = 0
         self.rate: float | None = None  # None: not throttled
         self.next_at = 0.0  # token bucket of one: the earliest start of the next request
-        self.arrivals: deque[float] = deque()  # admitted starts within the last window
+        self.arrivals: deque[float] = deque()  # attempts within the last window
         self.waiters = 0
 
 
 class Admission:
     """Decides, per request, whether it runs now, after a short wait, or not at all."""
 
-    WINDOW = 1.0  # seconds of admitted starts that "share of recent requests" looks at
+    WINDOW = 1.0  # seconds of attempts that "share of recent requests" looks at
     _client_type = _Client
 
     def __init__(self, settings: AdmissionSettings) -> None:
@@ -76,6 +83,9 @@ class Admission:
         self._clients: dict[str, _Client] = {}
         self.lag = 0.0
         self.busy = 0.0
+        self.stretch = 1.0
+        self._hash_wall = 0.0
+        self._hash_cpu = 0.0
         self.shed_total = 0
         self._ticker: asyncio.Task[None] | None = None
 
@@ -88,6 +98,10 @@ class Admission:
         if client is None:
             client = self._clients[name] = _Client()
         now = time.monotonic()
+        # Every attempt counts towards the share, admitted or not: counting only admitted
+        # starts, a flood held to its minimum rate looked lighter than a person's flows,
+        # and the person was the one held back next.
+        client.arrivals.append(now)
         wait = 0.0
         if client.rate is not None:
             wait = max(client.next_at - now, 0.0)
@@ -121,7 +135,6 @@ class Admission:
 
     def _start(self, client: _Client) -> None:
         client.in_flight += 1
-        client.arrivals.append(time.monotonic())
 
     def release(self, name: str) -> None:
         client = self._clients.get(name)
@@ -141,13 +154,32 @@ class Admission:
                 del self._clients[name]  # idle: forget it (memory stays bounded by clients)
         return counts
 
-    def adjust(self, lag: float, busy: float = 0.0, now: float | None = None) -> None:
-        """One control step, given the loop's lag and busy share just measured."""
+    def note_hash(self, wall: float, cpu: float) -> None:
+        """A hash just took ``wall`` seconds, ``cpu`` of them on a core (from its thread)."""
+        self._hash_wall += wall
+        self._hash_cpu += cpu
+
+    def _take_stretch(self) -> float:
+        wall, cpu = self._hash_wall, self._hash_cpu
+        self._hash_wall = self._hash_cpu = 0.0
+        if cpu > 0:
+            self.stretch = wall / cpu
+        else:  # no hash this tick: the last reading fades
+            self.stretch = 1.0 + (self.stretch - 1.0) * 0.5
+        return self.stretch
+
+    def adjust(
+        self, lag: float, busy: float = 0.0, now: float | None = None, stretch: float = 1.0
+    ) -> None:
+        """One control step, given the loop's lag and busy share and the hash threads'
+        stretch just measured."""
         now = time.monotonic() if now is None else now
         self.lag, self.busy = lag, busy
         s = self.settings
         counts = self._recent(now)
-        contended = lag > s.lag_target_seconds or busy > s.busy_target
+        contended = (
+            lag > s.lag_target_seconds or busy > s.busy_target or stretch > s.hash_stretch_target
+        )
         if contended and len(counts) > 1:
             heavy = max(counts, key=counts.__getitem__)
             total = sum(counts.values())
@@ -157,7 +189,8 @@ class Admission:
                 current = client.rate if client.rate is not None else used
                 client.rate = max(s.min_rate, min(current, used) / 2)
             return
-        if lag <= s.lag_target_seconds / 2 and busy <= s.busy_target * 0.8:
+        calm = stretch <= 1.0 + (s.hash_stretch_target - 1.0) / 2
+        if lag <= s.lag_target_seconds / 2 and busy <= s.busy_target * 0.8 and calm:
             for client in self._clients.values():
                 if client.rate is not None:
                     client.rate *= 1.25
@@ -175,7 +208,7 @@ class Admission:
             # This coroutine runs on the loop's thread: its CPU time is the loop's.
             share = (time.thread_time() - cpu) / wall if wall > 0 else 0.0
             busy = 0.5 * busy + 0.5 * min(share, 1.0)
-            self.adjust(max(wall - period, 0.0), busy)
+            self.adjust(max(wall - period, 0.0), busy, stretch=self._take_stretch())
 
     def start(self) -> None:
         if self.settings.enabled and self._ticker is None:
