@@ -46,3 +46,9 @@ def test_a_body_length_or_a_provider_result_code_is_not_a_code() -> None:
     text = 'content-length: 4828\n{"result_code":"TS-1040"}'
     assert find_leaks([("log", text)], ["4828", "1040"], []) == []
     assert find_leaks([("log", text + " code=4828")], ["4828"], []) != []
+
+
+def test_a_decimal_is_not_a_code() -> None:
+    text = '{"expires_in_seconds":3599.972}'
+    assert find_leaks([("response", text)], ["3599"], []) == []
+    assert find_leaks([("response", text + ' "code": "3599"')], ["3599"], []) != []

@@ -49,7 +49,11 @@ def test_each_pending_verification_expires_once_though_two_instances_sweep(
     assert "verification.expired" not in types_of(events, approved["id"])
     assert "verification.expired" not in types_of(events, canceled["id"])
     # Swept away: no record left, nothing left in the expiry indexes.
-    assert not list(db.scan_iter("otp:{p*}:*:v:*"))
+    # The approved and the canceled record may outlive the sweep by their own short TTL
+    # (created after the pending ones): they go with it, nothing stays for good.
+    left = list(db.scan_iter("otp:{p*}:*:v:*"))
+    assert all(0 < db.pttl(k) <= 1000 for k in left), [(k, db.pttl(k)) for k in left]
+    wait_until(lambda: not list(db.scan_iter("otp:{p*}:*:v:*")), timeout=3)
     assert sum(db.zcard(keys.expiry_index(p)) for p in range(keys.PARTITIONS)) == 0
 
 

@@ -14,7 +14,7 @@ as leaked only when it appears as a whole token (not touching other digits or he
 after the known digit-bearing shapes are removed: hex runs of 16+ characters (ids, digests),
 UUIDs, ISO timestamps, ``host:port`` and the seconds of a 429's ``Retry-After`` header and
 ``retry_after`` field (a 4-digit code once came out as 3600 and matched an hour's wait),
-a ``Content-Length`` header and the provider's ``TS-`` result codes.
+a ``Content-Length`` header, the provider's ``TS-`` result codes and decimal numbers.
 Whole-token matching still catches the ways a code really leaks (``"code": "123456"``,
 ``code=123456``, ``... is 123456.``).
 """
@@ -39,6 +39,7 @@ _NOISE = [
     re.compile(r'"retry_after": ?\d+'),  # and its problem field
     re.compile(r"content-length: \d+", re.IGNORECASE),  # a 4828-byte answer met code 4828
     re.compile(r"TS-\d+"),  # the provider's result codes (TS-1040 met code 1040)
+    re.compile(r"\d+\.\d+"),  # decimals ("expires_in_seconds": 3599.97 met code 3599)
 ]
 _TOKEN = re.compile(r"(?<![0-9A-Za-z])\d{4,10}(?![0-9A-Za-z])")
 
