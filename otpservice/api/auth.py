@@ -26,15 +26,22 @@ def find_client(clients: tuple[ClientKey, ...], presented: str) -> ClientKey | N
     return match
 
 
+def bearer_key(header: str) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` value, or None when it is not one."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_KEY_LENGTH:
+        return None
+    return token
+
+
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     values = connection.headers.getall("authorization", [])
     if len(values) > 1:
         # Ambiguous: a proxy may have checked one and we would use another.
         raise Unauthorized("Send exactly one Authorization header.")
-    header = values[0] if values else ""
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_KEY_LENGTH:
+    token = bearer_key(values[0] if values else "")
+    if token is None:
         raise Unauthorized("Send 'Authorization: Bearer <client key>'.")
     return token
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from otpservice.api.auth import MAX_KEY_LENGTH, find_client
+from otpservice.api.auth import bearer_key, find_client
 from otpservice.api.problems import PROBLEM_JSON, internal_problem, otp_problem
 from otpservice.api.schemas import CheckCode, CreateVerification
 from otpservice.api.v1 import check_verification, create_verification
@@ -110,11 +110,8 @@ class _Head:
         """The caller, when exactly one Bearer key names a configured client."""
         if len(self.authorization) != 1:
             return None
-        scheme, _, token = self.authorization[0].decode("latin-1").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > MAX_KEY_LENGTH:
-            return None
-        return find_client(clients, token)
+        token = bearer_key(self.authorization[0].decode("latin-1"))
+        return find_client(clients, token) if token is not None else None
 
     def is_json(self) -> bool:
         if len(self.content_type) != 1:

@@ -46,18 +46,17 @@ class DirectScripts:
         self._keep = min(IDLE_KEPT, max(1, self._pool.max_connections // 2))
 
     async def _connection(self) -> Any:
-        while self._idle:
-            conn = self._idle.pop()
-            if not _stale(conn):
-                return conn
+        if not self._idle:
+            return await self._pool.get_connection()  # type: ignore[no-untyped-call]
+        conn = self._idle.pop()
+        if _stale(conn):
             await conn.disconnect()
             try:
                 await conn.connect()
             except BaseException:
                 await self._pool.release(conn)
                 raise
-            return conn
-        return await self._pool.get_connection()  # type: ignore[no-untyped-call]
+        return conn
 
     async def _done(self, conn: Any) -> None:
         if len(self._idle) < self._keep:
