@@ -30,9 +30,11 @@ FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
 
 
 # Written in the background from earlier requests' events: delivery tracking (dq, dv) and
-# the statistics folded from the streams (st, stc).
+# the statistics folded from the streams (st, stc); and the counts of refusals decided before
+# Redis (a malformed id's 404 among them), written once a second (events/refusals.py).
 DELIVERY_TRACKING = re.compile(
     rb"^otp:\{p\d+\}:(?:d[qv]|stc?)(?::|$)|^otp:\{g\}:b:delivery_polls$"  # + the poll budget
+    rb"|^otp:\{g\}:rf:\d{8}$"
 )
 
 
