@@ -101,8 +101,10 @@ class Recorder:
         self.latencies: dict[str, list[float]] = {}
         self.statuses: dict[str, int] = {}
         self.units = 0
+        self.done_at: list[float] = []  # perf_counter() of each unit's completion
         self.errors = 0
         self.error_samples: list[str] = []
+        self.window = (0.0, 0.0)  # closed_loop's start and deadline
 
     def lat(self, name: str, seconds: float) -> None:
         self.latencies.setdefault(name, []).append(seconds)
@@ -141,6 +143,7 @@ async def closed_loop(
                 try:
                     if await unit(slot, conn, rec):
                         rec.units += 1
+                        rec.done_at.append(time.perf_counter())
                 except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                     rec.error(f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(0.01)
@@ -148,7 +151,22 @@ async def closed_loop(
             await conn.close()
 
     await asyncio.gather(*(lane(i) for i in range(concurrency)))
+    rec.window = (started, deadline)
     return time.perf_counter() - started
+
+
+def steady_rate(rec: Recorder, elapsed: float) -> float:
+    """Units per second while every lane was busy: from a short ramp-up to the deadline.
+    Not the whole run: the lanes' last units finish after the deadline, with fewer and
+    fewer of them in flight (idle cores for a flow of hashing), and the first ones start
+    all at once. Runs of under 2 s, or bounded by a count, use the whole run."""
+    started, deadline = rec.window
+    duration = deadline - started
+    if duration < 2 or rec.units == 0 or elapsed < duration:
+        return rec.units / elapsed if elapsed > 0 else 0.0
+    warm = started + min(1.0, duration / 8)
+    done = sum(1 for at in rec.done_at if warm <= at < deadline)
+    return done / (deadline - warm)
 
 
 def flow_unit(spec: dict[str, Any]) -> Unit:
@@ -293,11 +311,14 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "kind": kind,
         "elapsed": round(elapsed, 3),
         "units": rec.units,
-        "rate": round(rec.units / elapsed, 2) if elapsed > 0 else 0.0,
+        "rate": round(steady_rate(rec, elapsed), 2),
+        "rate_whole_run": round(rec.units / elapsed, 2) if elapsed > 0 else 0.0,
         "errors": rec.errors,
         "error_samples": rec.error_samples,
         "statuses": rec.statuses,
         "latency_ms": {name: percentiles(v) for name, v in rec.latencies.items()},
+        # The driver's own CPU (it shares the cores with what it measures).
+        "driver_cpu_seconds": round(time.process_time(), 3),
     }
 
 

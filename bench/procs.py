@@ -137,6 +137,8 @@ def redis_server(directory: Path, log: Path) -> Iterator[tuple[int, redis.Redis]
     port = free_port()
     argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
     argv += ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"]
+    # A Unix socket beside the port, for services on the same host (unix_socket()).
+    argv += ["--unixsocket", str(directory / "redis.sock"), "--unixsocketperm", "700"]
     proc = Proc("redis", argv, child_env(), log)
     client = redis.Redis(port=port, socket_connect_timeout=0.5)
     try:

@@ -224,8 +224,13 @@ A flow is `POST /v1/verifications` for a configured test number (a fixed code, h
 stored like any other, no provider call) and `POST /v1/verifications/{{id}}/check` with the
 right code. The bound: {r["cores"]} processes each running the service's own `CodeHasher`
 (HMAC + argon2id, same preset, at the niceness of the service's hash threads) for
-{s["bound_seconds"]} s; each round's flows ({s["flow_concurrency"]} connections,
-{s["flow_seconds"]} s) against the mean of the bounds just before and after them.
+{s["bound_seconds"]} s, each warmed up by one hash first and counted over its flows' own
+time; each round's flows ({s["flow_concurrency"]} connections, {s["flow_seconds"]} s) against
+the mean of the bounds just before and after them. Flows/s are those completed while every
+connection was busy, from a ramp-up of up to 1 s to the deadline (the whole run's rate, with
+the last flows finishing on fewer and fewer connections, is in results.json as
+`rate_whole_run`). Rounds are short and many because this machine's speed drifts by ±10 %
+within tens of seconds (the bound alone moved 37–44 flows/s between rounds).
 
 | round | bound flows/s | service flows/s | ratio | CPU µs per flow |
 |---|---|---|---|---|

@@ -52,15 +52,16 @@ class Sizes:
     flood_concurrency: int
     preset: str
     rounds: int
+    flow_rounds: int  # (bound, flows) rounds of the base configuration; others get 2
     configs: tuple[str, ...]
     server: str = DEFAULT_SERVER
 
 
 FULL = Sizes(
     workers=os.cpu_count() or 2,
-    flow_seconds=8,
+    flow_seconds=6,
     flow_concurrency=16,
-    bound_seconds=4,
+    bound_seconds=3,
     refused_seconds=5,
     refused_concurrency=16,
     memory_count=6000,
@@ -70,6 +71,7 @@ FULL = Sizes(
     flood_concurrency=32,
     preset="owasp",
     rounds=3,
+    flow_rounds=6,
     configs=("base", "events", "guard", "routes", "all"),
 )
 QUICK = Sizes(
@@ -86,6 +88,7 @@ QUICK = Sizes(
     flood_concurrency=4,
     preset="test",
     rounds=1,
+    flow_rounds=1,
     configs=("base", "all"),
 )
 
@@ -349,7 +352,9 @@ def run_bench(
                     log = logs / f"service-{config}.log"
                     with procs.service(envs[config], sizes.workers, log, sizes.server) as port:
                         one: dict[str, Any] = {"refusals": refusals(port, bare_port)}
-                        rounds_n = sizes.rounds if config == "base" else 1
+                        rounds_n = min(2, sizes.flow_rounds)
+                        if config == "base":
+                            rounds_n = sizes.flow_rounds
                         one["flows"] = flows_vs_bound(port, rounds_n)
                         one["creates"] = creates(port)
                         configs[config] = one
