@@ -15,6 +15,7 @@ BARS = {
 }
 CONFIG_NAMES = {
     "base": "event log, guard, routes off",
+    "tcp": "base, Redis over TCP on 127.0.0.1 instead of its Unix socket",
     "events": "+ event log",
     "guard": "+ fraud guard",
     "routes": "+ provider routes",
@@ -212,7 +213,9 @@ the first script, one round trip). Unknown checks: `POST /v1/verifications/<rand
 handler that decodes the same JSON body and does one `INCR`, served by {s["server"]} with
 `otpservice serve`'s options and the same {s["workers"]} workers. {s["refused_concurrency"]}
 connections, {s["refused_seconds"]} s each; a round is bare, sends, checks back to back.
-Configuration `base` (event log, guard, routes off: target 4 adds them).
+Configuration `base` (event log, guard, routes off: target 4 adds them). Redis runs on the
+same host, and the service and the yardstick reach it over its Unix socket; configuration
+`tcp` in target 4 is the same over 127.0.0.1 (against a yardstick over TCP too).
 
 | round | bare req/s (CPU/req) | refused sends req/s (CPU/req) | unknown checks req/s (CPU/req) |
 |---|---|---|---|

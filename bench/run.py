@@ -72,7 +72,7 @@ FULL = Sizes(
     preset="owasp",
     rounds=3,
     flow_rounds=6,
-    configs=("base", "events", "guard", "routes", "all"),
+    configs=("base", "tcp", "events", "guard", "routes", "all"),
 )
 QUICK = Sizes(
     workers=1,
@@ -242,9 +242,13 @@ def run_bench(
             procs.simulator(PROVIDER_KEY, logs / "simulator.log") as sim_port,
         ):
             env = service_env(redis_port, sim_port, sizes.preset, n_test)
+            tcp_url = env["OTP_REDIS_URL"]
+            # Redis on the same host: over its Unix socket, as README's production notes
+            # advise (config "tcp" measures the same service over 127.0.0.1).
+            redis_url = env["OTP_REDIS_URL"] = f"unix://{work / 'redis' / 'redis.sock'}"
             envs = feature_envs(env, sim_port)
+            envs["tcp"] = {**envs["base"], "OTP_REDIS_URL": tcp_url}
             base = {"key": API_KEY, "code": TEST_CODE, "numbers": test_numbers(n_test)}
-            redis_url = f"redis://127.0.0.1:{redis_port}/0"
 
             def flows(port: int, seconds: float) -> dict[str, Any]:
                 spec = {**base, "kind": "flows", "port": port}
@@ -342,16 +346,22 @@ def run_bench(
                 )
                 return {"admission_on": on, "admission_off": off}
 
-            with procs.baseline(
-                redis_url, sizes.workers, logs / "baseline.log", sizes.server
-            ) as bare_port:
+            with (
+                procs.baseline(
+                    redis_url, sizes.workers, logs / "baseline.log", sizes.server
+                ) as bare_port,
+                procs.baseline(
+                    tcp_url, sizes.workers, logs / "baseline-tcp.log", sizes.server
+                ) as bare_tcp_port,
+            ):
                 # -- targets 1, 2 and 4: each configuration in its own service ------------
                 configs: dict[str, Any] = {}
                 for config in sizes.configs:
                     rclient.flushall()
                     log = logs / f"service-{config}.log"
                     with procs.service(envs[config], sizes.workers, log, sizes.server) as port:
-                        one: dict[str, Any] = {"refusals": refusals(port, bare_port)}
+                        bare = bare_tcp_port if config == "tcp" else bare_port
+                        one: dict[str, Any] = {"refusals": refusals(port, bare)}
                         rounds_n = min(2, sizes.flow_rounds)
                         if config == "base":
                             rounds_n = sizes.flow_rounds
