@@ -24,6 +24,11 @@ CONFIG_NAMES = {
 OWN_KEYS = ("phone:v", "phone:s", "phone:l", "phone:u")
 
 
+def _in_order(configs: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The configurations as CONFIG_NAMES lists them (results.json sorts its keys)."""
+    return sorted(configs.items(), key=lambda item: list(CONFIG_NAMES).index(item[0]))
+
+
 def _verdict(ok: bool) -> str:
     return "**pass**" if ok else "**FAIL**"
 
@@ -76,7 +81,7 @@ def figures(r: dict[str, Any]) -> dict[str, Any]:
                 "flows_ratio": c["flows"]["ratio"]["median"],
                 "cpu_create": c["creates"]["cpu_us_per_request"],
             }
-            for name, c in r["configs"].items()
+            for name, c in _in_order(r["configs"])
         },
         "t5": {
             "bytes": r["memory"]["bytes_per_verification"],
@@ -163,7 +168,7 @@ def write_report(r: dict[str, Any], out: Path) -> None:
         f"{_spread(c['refusals']['unknown_checks']['cpu_us'], 0)} | "
         f"{_spread(c['flows']['ratio'])} | {c['creates']['cpu_us_per_request']:.0f} "
         f"({c['creates']['units']} creates, {c['creates']['errors']} errors) |"
-        for name, c in r["configs"].items()
+        for name, c in _in_order(r["configs"])
     )
     bare_cpu = _spread(ref["bare"]["cpu_us"], 0)
     flow_rows = "\n".join(
@@ -255,7 +260,8 @@ Admission control (`OTP_ADMISSION`, throttling/admission.py) on and off.
 Each configuration in its own service over a flushed Redis: `OTP_EVENTS=0/1`,
 `OTP_GUARD_MODE=off/enforce`, and one provider (`OTP_PROVIDER_*`) against two providers
 with routes (`OTP_PROVIDERS`, `OTP_ROUTES`: default main → backup, `+90532` → backup).
-Refusals and flows in one round each (base: {s["rounds"]}); flows
+Refusals in {s["rounds"]} rounds each, flows in {min(2, s["flow_rounds"])} (base:
+{s["flow_rounds"]}); flows
 against the bound; creates are real sends of fresh numbers through the simulator (its CPU
 is not counted: its own process), {s["preset"]} hashing included.
 

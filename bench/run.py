@@ -9,6 +9,7 @@ import os
 import random
 import secrets
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -207,11 +208,51 @@ def feature_envs(env: dict[str, str], sim_port: int) -> dict[str, dict[str, str]
 def spread(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {
-        "median": round(ordered[len(ordered) // 2], 3),
+        "median": round(statistics.median(ordered), 3),  # of an even n: the middle two's mean
         "min": round(ordered[0], 3),
         "max": round(ordered[-1], 3),
         "n": len(ordered),
     }
+
+
+def summarize_refusals(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"rounds": rounds}
+    for kind in ("refused_sends", "unknown_checks"):
+        out[kind] = {
+            "ratio": spread([r[kind]["rate"] / r["bare"]["rate"] for r in rounds]),
+            "rate": spread([r[kind]["rate"] for r in rounds]),
+            "cpu_us": spread([r[kind]["cpu_us_per_request"] for r in rounds]),
+            "errors": sum(r[kind]["errors"] for r in rounds),
+        }
+    out["bare"] = {
+        "rate": spread([r["bare"]["rate"] for r in rounds]),
+        "cpu_us": spread([r["bare"]["cpu_us_per_request"] for r in rounds]),
+        "errors": sum(r["bare"]["errors"] for r in rounds),
+    }
+    return out
+
+
+def summarize_flows(rounds: list[dict[str, Any]], bounds: list[float]) -> dict[str, Any]:
+    return {
+        "rounds": rounds,
+        "bounds": bounds,
+        "ratio": spread([r["ratio"] for r in rounds]),
+        "rate": spread([r["flows"]["rate"] for r in rounds]),
+        "cpu_us_per_flow": spread([2 * r["flows"]["cpu_us_per_request"] for r in rounds]),
+        "errors": sum(r["flows"]["errors"] for r in rounds),
+    }
+
+
+def rerender(out_dir: Path) -> dict[str, Any]:
+    """RESULTS.md and the charts again from results.json's rounds (the summaries computed
+    anew from them), without measuring anything."""
+    results: dict[str, Any] = json.loads((out_dir / "results.json").read_text())
+    results.pop("figures", None)
+    for one in results["configs"].values():
+        one["refusals"] = summarize_refusals(one["refusals"]["rounds"])
+        one["flows"] = summarize_flows(one["flows"]["rounds"], one["flows"]["bounds"])
+    write_report(results, out_dir)
+    return results
 
 
 def run_bench(
@@ -276,20 +317,7 @@ def run_bench(
                     sends = procs.measured({**refused, "kind": "refused_sends"})[0]
                     checks = procs.measured({**refused, "kind": "unknown_checks"})[0]
                     rounds.append({"bare": b, "refused_sends": sends, "unknown_checks": checks})
-                out: dict[str, Any] = {"rounds": rounds}
-                for kind in ("refused_sends", "unknown_checks"):
-                    out[kind] = {
-                        "ratio": spread([r[kind]["rate"] / r["bare"]["rate"] for r in rounds]),
-                        "rate": spread([r[kind]["rate"] for r in rounds]),
-                        "cpu_us": spread([r[kind]["cpu_us_per_request"] for r in rounds]),
-                        "errors": sum(r[kind]["errors"] for r in rounds),
-                    }
-                out["bare"] = {
-                    "rate": spread([r["bare"]["rate"] for r in rounds]),
-                    "cpu_us": spread([r["bare"]["cpu_us_per_request"] for r in rounds]),
-                    "errors": sum(r["bare"]["errors"] for r in rounds),
-                }
-                return out
+                return summarize_refusals(rounds)
 
             def flows_vs_bound(port: int, rounds_n: int) -> dict[str, Any]:
                 """Rounds of (bound, flows): each round's flows against the mean of the
@@ -302,16 +330,7 @@ def run_bench(
                     bounds.append(argon2_bound(preset, sizes.bound_seconds))
                     bound = (bounds[-2] + bounds[-1]) / 2
                     rounds.append({"flows": sat, "bound": bound, "ratio": sat["rate"] / bound})
-                return {
-                    "rounds": rounds,
-                    "bounds": bounds,
-                    "ratio": spread([r["ratio"] for r in rounds]),
-                    "rate": spread([r["flows"]["rate"] for r in rounds]),
-                    "cpu_us_per_flow": spread(
-                        [2 * r["flows"]["cpu_us_per_request"] for r in rounds]
-                    ),
-                    "errors": sum(r["flows"]["errors"] for r in rounds),
-                }
+                return summarize_flows(rounds, bounds)
 
             def creates(port: int) -> dict[str, Any]:
                 """Real sends through the simulator (fresh numbers): CPU per create."""
@@ -458,7 +477,14 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent), help="output directory")
     parser.add_argument("--workers", type=int, default=0, help="default: one per core")
     parser.add_argument("--server", choices=SERVERS, default=DEFAULT_SERVER)
+    parser.add_argument(
+        "--rerender", action="store_true", help="rewrite RESULTS.md from --out's results.json"
+    )
     args = parser.parse_args()
+    if args.rerender:
+        rerender(Path(args.out))
+        print((Path(args.out) / "RESULTS.md").read_text())
+        return
     results = run_bench(
         Path(args.out), quick=args.quick, workers=args.workers or None, server=args.server
     )
