@@ -238,7 +238,7 @@ the mean of the bounds just before and after them. Flows/s are those completed w
 connection was busy, from a ramp-up of up to 1 s to the deadline (the whole run's rate, with
 the last flows finishing on fewer and fewer connections, is in results.json as
 `rate_whole_run`). Rounds are short and many because this machine's speed drifts by ±10 %
-within tens of seconds (the bound alone moved 37–44 flows/s between rounds).
+within tens of seconds (in this run the bound alone moved {min(base["flows"]["bounds"]):.1f}–{max(base["flows"]["bounds"]):.1f} flows/s between rounds).
 
 | round | bound flows/s | service flows/s | ratio | CPU µs per flow |
 |---|---|---|---|---|
