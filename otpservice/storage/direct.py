@@ -19,19 +19,50 @@ What the wrapper gave that still holds:
 
 There is no silent retry after a failed exchange: a script that may have run is not run
 twice; the caller learns the outcome is unknown (storage/redis_store.py).
+
+A write that must reach a replica (``OTP_REDIS_WAIT_REPLICAS``) is followed by ``WAIT`` on
+the same connection: WAIT counts the replicas that have the writes of the connection it is
+sent on, so on another pooled connection it could count an older write and let an
+unreplicated one through. On a Cluster the same exchange runs on a connection of the node
+that holds the keys (``NodeScripts``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import select
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import AskError, MovedError, NoScriptError, ResponseError
 
 IDLE_KEPT = 64  # connections kept between calls, at most (the rest go back to the pool)
+
+# (replicas, timeout ms, whether a reply is a write that needs them)
+WaitFor = tuple[int, int, Callable[[Any], bool]]
+
+
+async def script_exchange(
+    conn: Any,
+    sha: str,
+    source: bytes,
+    keys: Sequence[Any],
+    args: Sequence[Any],
+    wait: WaitFor | None = None,
+) -> tuple[Any, int | None]:
+    """A script's reply on ``conn`` and, when ``wait`` asks for it after this reply, how many
+    replicas acknowledged it (WAIT on the same connection)."""
+    try:
+        await conn.send_command("EVALSHA", sha, len(keys), *keys, *args)
+        reply = await conn.read_response()
+    except NoScriptError:
+        await conn.send_command("EVAL", source, len(keys), *keys, *args)
+        reply = await conn.read_response()
+    if wait is None or not wait[2](reply):
+        return reply, None
+    await conn.send_command("WAIT", wait[0], wait[1])
+    return reply, int(await conn.read_response())
 
 
 class DirectScripts:
@@ -65,14 +96,16 @@ class DirectScripts:
             await self._pool.release(conn)
 
     async def run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        return (await self.call(name, keys, args))[0]
+
+    async def call(
+        self, name: str, keys: Sequence[Any], args: Sequence[Any], wait: WaitFor | None = None
+    ) -> tuple[Any, int | None]:
         conn = await self._connection()
         try:
-            try:
-                await conn.send_command("EVALSHA", self._shas[name], len(keys), *keys, *args)
-                reply = await conn.read_response()
-            except NoScriptError:
-                await conn.send_command("EVAL", self._sources[name], len(keys), *keys, *args)
-                reply = await conn.read_response()
+            result = await script_exchange(
+                conn, self._shas[name], self._sources[name], keys, args, wait
+            )
         except ResponseError:
             await self._done(conn)  # the server answered: the connection is in step
             raise
@@ -82,7 +115,42 @@ class DirectScripts:
             await asyncio.shield(self._pool.release(conn))
             raise
         await self._done(conn)
-        return reply
+        return result
+
+
+class NodeScripts:
+    """The script-then-WAIT exchange on a Cluster: on a connection of the primary that holds
+    the keys' slot, taken from redis-py's own node (its pool, credentials and TLS)."""
+
+    def __init__(self, cluster: RedisCluster, sources: dict[str, str], shas: dict[str, str]):
+        self._cluster = cluster
+        self._sources = {name: source.encode() for name, source in sources.items()}
+        self._shas = dict(shas)
+
+    async def call(
+        self, name: str, keys: Sequence[Any], args: Sequence[Any], wait: WaitFor | None = None
+    ) -> tuple[Any, int | None]:
+        node = self._cluster.get_node_from_key(keys[0])
+        if node is None:
+            raise ResponseError("no node holds the slot")
+        conn = node.acquire_connection()
+        try:
+            result = await script_exchange(
+                conn, self._shas[name], self._sources[name], keys, args, wait
+            )
+        except ResponseError as exc:
+            node.release(conn)  # the server answered: the connection is in step
+            if isinstance(exc, MovedError | AskError):
+                # The slot moved (resharding, failover): the script did not run. The next
+                # call finds its new home.
+                await self._cluster.nodes_manager.initialize()
+            raise
+        except BaseException:
+            await conn.disconnect()
+            node.release(conn)
+            raise
+        node.release(conn)
+        return result
 
 
 def _stale(conn: Any) -> bool:

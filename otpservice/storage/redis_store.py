@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -35,7 +35,7 @@ from otpservice.errors import (
 )
 from otpservice.guard.settings import GuardSettings
 from otpservice.storage import keys
-from otpservice.storage.direct import DirectScripts
+from otpservice.storage.direct import DirectScripts, NodeScripts
 from otpservice.storage.record import (
     pack_code_hash,
     rid_bytes,
@@ -154,6 +154,14 @@ def _seconds(ms: Any) -> float:
     return max(float(text(ms)), 0.0) / 1000.0
 
 
+def _reserved(reply: Any) -> bool:
+    return text(reply[0]) == "ok"
+
+
+def _approved(reply: Any) -> bool:
+    return text(reply[0]) == "approved"
+
+
 class RedisStore:
     """Runs the scripts. Redis errors become StorageUnavailable (the API answers 503)."""
 
@@ -197,9 +205,13 @@ class RedisStore:
         }
         # One node (or Sentinel's primary): script calls skip redis-py's command layers.
         shas = {name: script.sha for name, script in self._scripts.items()}
-        self._direct = (
-            None if isinstance(redis, RedisCluster) else DirectScripts(redis, sources, shas)
-        )
+        # Writes that wait for a replica: the script and its WAIT on one connection.
+        self._waiting: DirectScripts | NodeScripts
+        self._direct: DirectScripts | None = None
+        if isinstance(redis, RedisCluster):
+            self._waiting = NodeScripts(redis, sources, shas)
+        else:
+            self._waiting = self._direct = DirectScripts(redis, sources, shas)
 
     def apply_policy(
         self,
@@ -247,24 +259,27 @@ class RedisStore:
         except (RedisError, TimeoutError) as exc:
             raise StorageUnavailable(failure) from exc
 
-    async def _durable(self, key: str) -> None:
-        """With replicas configured, wait until one acknowledged the last write (fail closed)."""
+    async def _run_durable(
+        self,
+        name: str,
+        keys_: Sequence[str],
+        args: Sequence[Any],
+        wrote: Callable[[Any], bool],
+    ) -> Any:
+        """``_run``, and with replicas configured, a reply that ``wrote`` says is a write must
+        be acknowledged by them (fail closed). WAIT goes on the connection that wrote: it
+        counts that connection's writes only (storage/direct.py)."""
         if self._wait_replicas <= 0:
-            return
-        async with self._bounded(
-            "Storage is unavailable.", OPERATION_TIMEOUT + self._wait_timeout_ms / 1000
-        ):
-            if isinstance(self.redis, RedisCluster):
-                node = self.redis.get_node_from_key(key)
-                acked = await self.redis.execute_command(
-                    "WAIT", self._wait_replicas, self._wait_timeout_ms, target_nodes=node
-                )
-            else:
-                acked = await self.redis.execute_command(  # type: ignore[no-untyped-call]
-                    "WAIT", self._wait_replicas, self._wait_timeout_ms
-                )
-        if int(acked) < self._wait_replicas:
+            return await self._run(name, keys_, args)
+        wait = (self._wait_replicas, self._wait_timeout_ms, wrote)
+        try:
+            async with asyncio.timeout(OPERATION_TIMEOUT + self._wait_timeout_ms / 1000):
+                reply, acked = await self._waiting.call(name, keys_, args, wait)
+        except (RedisError, TimeoutError) as exc:
+            raise StorageUnavailable(unknown_outcome(name)) from exc
+        if acked is not None and acked < self._wait_replicas:
             raise StorageUnavailable("A replica did not acknowledge the write in time.")
+        return reply
 
     async def ping(self) -> bool:
         """Redis answers and every script is loaded (a restarted Redis gets them again)."""
@@ -570,7 +585,7 @@ class RedisStore:
         self, ref: VerificationRef, client: str, who: Requester, token: str
     ) -> Attempt:
         back: CheckBackoff = self.limits.check_backoff
-        reply = await self._run(
+        reply = await self._run_durable(
             "check_reserve",
             [
                 keys.verification(ref),
@@ -593,10 +608,10 @@ class RedisStore:
                 self.limits.ms(86_400),
                 self._refusals_ttl_ms(),
             ],
+            _reserved,
         )
         kind = text(reply[0])
         if kind == "ok":
-            await self._durable(keys.verification(ref))
             return Attempt(
                 rid=rid_hex(reply[1]),
                 code_hash=unpack_code_hash(bytes(reply[2])),
@@ -614,7 +629,7 @@ class RedisStore:
     ) -> tuple[int, str]:
         """Approve; returns the attempts left and the verification's phone (E.164)."""
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        reply = await self._run(
+        reply = await self._run_durable(
             "check_approve",
             [
                 keys.verification(full),
@@ -632,10 +647,10 @@ class RedisStore:
                 who.device,
                 self.limits.trust_seconds * 1000,
             ],
+            _approved,
         )
         if text(reply[0]) != "approved":
             raise VerificationNotFound(_reason(text(reply[1])))
-        await self._durable(keys.verification(full))
         return int(text(reply[1])), text(reply[2])
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
