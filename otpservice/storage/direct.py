@@ -65,12 +65,17 @@ async def script_exchange(
     return reply, int(await conn.read_response())
 
 
-class DirectScripts:
-    def __init__(self, redis: Redis, sources: dict[str, str], shas: dict[str, str]) -> None:
+class _Scripts:
+    def __init__(self, sources: dict[str, str], shas: dict[str, str]) -> None:
         """``shas``: each source's SHA1, as redis-py's registered scripts know them."""
-        self._pool = redis.connection_pool
         self._sources = {name: source.encode() for name, source in sources.items()}
         self._shas = dict(shas)
+
+
+class DirectScripts(_Scripts):
+    def __init__(self, redis: Redis, sources: dict[str, str], shas: dict[str, str]) -> None:
+        super().__init__(sources, shas)
+        self._pool = redis.connection_pool
         self._idle: list[Any] = []
         # Kept connections count as in use in the pool: leave at least half of a bounded
         # pool to its other callers (and to calls beyond these, which wait on the pool).
@@ -118,14 +123,13 @@ class DirectScripts:
         return result
 
 
-class NodeScripts:
+class NodeScripts(_Scripts):
     """The script-then-WAIT exchange on a Cluster: on a connection of the primary that holds
     the keys' slot, taken from redis-py's own node (its pool, credentials and TLS)."""
 
     def __init__(self, cluster: RedisCluster, sources: dict[str, str], shas: dict[str, str]):
+        super().__init__(sources, shas)
         self._cluster = cluster
-        self._sources = {name: source.encode() for name, source in sources.items()}
-        self._shas = dict(shas)
 
     async def call(
         self, name: str, keys: Sequence[Any], args: Sequence[Any], wait: WaitFor | None = None

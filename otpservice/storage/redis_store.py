@@ -231,14 +231,33 @@ class RedisStore:
         self._cooldown_seconds = resend_cooldown_seconds
         self.plan = SharedPlan(limits, shares, guard)
 
-    async def _run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+    async def _run(
+        self,
+        name: str,
+        keys_: Sequence[str],
+        args: Sequence[Any],
+        wrote: Callable[[Any], bool] | None = None,
+    ) -> Any:
+        """A script, bounded, with Redis errors as StorageUnavailable. With replicas
+        configured, a reply that ``wrote`` says is a write must be acknowledged by them (fail
+        closed); the WAIT goes on the connection that wrote, as it counts only that
+        connection's writes (storage/direct.py)."""
+        acked: int | None = None
         try:
-            async with asyncio.timeout(OPERATION_TIMEOUT):
-                if self._direct is not None:
-                    return await self._direct.run(name, keys_, args)
-                return await self._scripts[name](keys=list(keys_), args=list(args))
+            if wrote is not None and self._wait_replicas > 0:
+                wait = (self._wait_replicas, self._wait_timeout_ms, wrote)
+                async with asyncio.timeout(OPERATION_TIMEOUT + self._wait_timeout_ms / 1000):
+                    reply, acked = await self._waiting.call(name, keys_, args, wait)
+            else:
+                async with asyncio.timeout(OPERATION_TIMEOUT):
+                    if self._direct is not None:
+                        return await self._direct.run(name, keys_, args)
+                    return await self._scripts[name](keys=list(keys_), args=list(args))
         except (RedisError, TimeoutError) as exc:
             raise StorageUnavailable(unknown_outcome(name)) from exc
+        if acked is not None and acked < self._wait_replicas:
+            raise StorageUnavailable("A replica did not acknowledge the write in time.")
+        return reply
 
     async def run_script(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         """One of SCRIPTS, bounded and with Redis errors as StorageUnavailable (for the
@@ -258,28 +277,6 @@ class RedisStore:
                 yield
         except (RedisError, TimeoutError) as exc:
             raise StorageUnavailable(failure) from exc
-
-    async def _run_durable(
-        self,
-        name: str,
-        keys_: Sequence[str],
-        args: Sequence[Any],
-        wrote: Callable[[Any], bool],
-    ) -> Any:
-        """``_run``, and with replicas configured, a reply that ``wrote`` says is a write must
-        be acknowledged by them (fail closed). WAIT goes on the connection that wrote: it
-        counts that connection's writes only (storage/direct.py)."""
-        if self._wait_replicas <= 0:
-            return await self._run(name, keys_, args)
-        wait = (self._wait_replicas, self._wait_timeout_ms, wrote)
-        try:
-            async with asyncio.timeout(OPERATION_TIMEOUT + self._wait_timeout_ms / 1000):
-                reply, acked = await self._waiting.call(name, keys_, args, wait)
-        except (RedisError, TimeoutError) as exc:
-            raise StorageUnavailable(unknown_outcome(name)) from exc
-        if acked is not None and acked < self._wait_replicas:
-            raise StorageUnavailable("A replica did not acknowledge the write in time.")
-        return reply
 
     async def ping(self) -> bool:
         """Redis answers and every script is loaded (a restarted Redis gets them again)."""
@@ -585,7 +582,7 @@ class RedisStore:
         self, ref: VerificationRef, client: str, who: Requester, token: str
     ) -> Attempt:
         back: CheckBackoff = self.limits.check_backoff
-        reply = await self._run_durable(
+        reply = await self._run(
             "check_reserve",
             [
                 keys.verification(ref),
@@ -629,7 +626,7 @@ class RedisStore:
     ) -> tuple[int, str]:
         """Approve; returns the attempts left and the verification's phone (E.164)."""
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        reply = await self._run_durable(
+        reply = await self._run(
             "check_approve",
             [
                 keys.verification(full),
