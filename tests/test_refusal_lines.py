@@ -79,6 +79,23 @@ def test_a_refusal_flood_is_sampled_and_counted(capfd: pytest.CaptureFixture[str
     assert counted == n  # the metric counts every refusal
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_flood_without_a_key_or_from_a_country_not_served_is_sampled(
+    status: int, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An outsider with no key (401), or sending to numbers this service does not serve
+    (403), must not double each refusal's cost with a line of its own."""
+    configure_logging("json", "INFO")
+    metrics = Metrics()
+    n = REFUSAL_LINES_PER_SECOND * 5
+    _requests(_app(status, None), n, metrics)
+    lines = _request_lines(capfd.readouterr().err)
+    assert REFUSAL_LINES_PER_SECOND <= len(lines) <= 2 * REFUSAL_LINES_PER_SECOND
+    assert all(line["status"] == status for line in lines)
+    counted = metrics.http_requests.labels("POST", "/v1/verifications", str(status))._value.get()
+    assert counted == n
+
+
 def test_successes_are_never_sampled(capfd: pytest.CaptureFixture[str]) -> None:
     configure_logging("json", "INFO")
     n = REFUSAL_LINES_PER_SECOND * 3

@@ -88,8 +88,9 @@ def route_of(scope: Scope) -> str:
     return UNMATCHED
 
 
-# Statuses a flood repeats (guessing, pumping, scanning): sampled per kind of refusal.
-SAMPLED_STATUSES = frozenset({404, 429, 503})
+# Statuses a flood repeats (guessing, pumping, scanning, keys tried without one, numbers
+# of a country that is not served): sampled per kind of refusal.
+SAMPLED_STATUSES = frozenset({401, 403, 404, 429, 503})
 REFUSAL_LINES_PER_SECOND = 10
 
 
