@@ -1,10 +1,12 @@
 """Attacks that need no key, against `otpservice serve` (granian): made-up HTTP methods
-growing the metrics, API documentation served to anyone, a Server header naming the server."""
+growing the metrics, API documentation served to anyone, a Server header naming the server,
+a flood of made-up keys writing a log line each."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,7 @@ from tests.ops.conftest import Sim, service_env
 from tests.support.processes import serve
 
 MADE_UP_METHODS = 2_000
+MADE_UP_KEYS = 600
 KNOWN = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "other"}
 
 
@@ -94,3 +97,39 @@ def test_docs_when_turned_on_load_nothing_from_another_origin(
         # The other renderers, which would load from CDNs, are not served.
         for path in ("/schema/redoc", "/schema/scalar", "/schema/elements", "/schema/rapidoc"):
             assert http.get(path).status_code == 404, path
+
+
+def test_a_flood_of_made_up_keys_writes_few_request_lines_and_counts_every_one(
+    redis_url: str, sim: Sim, tmp_path: Path
+) -> None:
+    """Without sampling, each 401 of the flood wrote its own line: the line cost about as much
+    CPU as the refusal (bench/NOTES.md), so a keyless outsider doubled what the flood cost."""
+    with serve(service_env(redis_url, sim), tmp_path / "log") as served:
+        with httpx.Client(base_url=served.url, timeout=10) as http:
+            started = time.monotonic()
+            for _ in range(MADE_UP_KEYS):
+                r = http.post(
+                    "/v1/verifications",
+                    json={"phone": "+905321234567"},
+                    headers={"Authorization": f"Bearer {secrets.token_hex(16)}"},
+                )
+                assert r.status_code == 401
+            seconds = time.monotonic() - started
+            scraped = http.get("/metrics").text
+        lines = [
+            line
+            for line in served.lines()
+            if line.get("event") == "request" and line.get("status") == 401
+        ]
+    counted = sum(
+        s.value
+        for family in text_string_to_metric_families(scraped)
+        for s in family.samples
+        if s.name == "otp_http_requests_total" and s.labels.get("status") == "401"
+    )
+    assert counted == MADE_UP_KEYS  # the metric counts every one
+    # At most 10 lines a second for this kind (one worker), each saying what it left out.
+    assert len(lines) <= 10 * (int(seconds) + 2) < MADE_UP_KEYS
+    written = len(lines) + sum(line.get("suppressed", 0) for line in lines)
+    assert written <= MADE_UP_KEYS
+    assert lines and all(line["route"] == "/v1/verifications" for line in lines)
