@@ -143,3 +143,22 @@ async def test_a_held_back_flood_stays_the_heavy_client() -> None:
     admission.adjust(lag=0.1, now=time.monotonic())
     assert "person" not in admission.throttled()
     assert admission.throttled()["flood"] <= 5.0
+
+
+async def test_the_ticker_idles_with_one_client_and_wakes_for_a_second() -> None:
+    """Nothing to arbitrate with one client: a tick a window, not 20 a second (each tick is a
+    wake-up of the event loop); a second client's first request makes it tick fast at once."""
+    admission = _admission(tick_seconds=0.05)
+    admission.start()
+    try:
+        for _ in range(20):
+            await admission.acquire("web")
+            admission.release("web")
+            await asyncio.sleep(0.025)
+        assert admission.ticks == 0  # half a window: no tick at 20 Hz would have been this quiet
+        await admission.acquire("mobile")
+        admission.release("mobile")
+        await asyncio.sleep(0.3)
+        assert admission.ticks >= 4  # woken at once, then ticking at tick_seconds
+    finally:
+        await admission.stop()

@@ -42,8 +42,12 @@ class HttpEdge:
 
     The deadline is kept by one watchdog task rather than a timer per read: an
     ``asyncio.timeout`` around every body read cost a refused request ~5 % of its CPU
-    (bench/), while the watchdog costs a dictionary entry per read and wakes four times a
-    second only while some body is being read."""
+    (bench/), while the watchdog costs a dictionary entry per read. It sleeps until the
+    earliest deadline of the bodies being read (a body read that started later with an
+    earlier deadline, after a wait for admission, wakes it sooner only if it would be cut
+    off more than ``WATCH_SECONDS`` late), so under steady traffic it wakes about once per
+    ``body_timeout``, not four times a second: each wake-up of the event loop is a cold
+    start under argon2's memory traffic (bench/NOTES.md)."""
 
     def __init__(self, app: Any, *, body_timeout: float) -> None:
         self.app = app
@@ -51,19 +55,38 @@ class HttpEdge:
         self._reading: dict[asyncio.Task[Any], float] = {}
         self._expired: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self._wake_at = 0.0  # when the watchdog looks next
+
+    def _watch_until(self, deadline: float) -> None:
+        """Have the watchdog look by ``deadline`` (or at most WATCH_SECONDS after it)."""
+        if self._watchdog is not None:
+            if deadline >= self._wake_at - WATCH_SECONDS:
+                return
+            self._watchdog.cancel()
+        self._wake_at = deadline
+        self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
         try:
             while self._reading:
-                await asyncio.sleep(WATCH_SECONDS)
+                await asyncio.sleep(max(self._wake_at - loop.time(), 0.0))
                 now = loop.time()
+                pending = []
                 for task, deadline in list(self._reading.items()):
-                    if now >= deadline and task not in self._expired:
+                    if task in self._expired:
+                        continue
+                    if now >= deadline:
                         self._expired.add(task)
                         task.cancel()
+                    else:
+                        pending.append(deadline)
+                # A cancelled reader leaves the table once it runs: look again soon.
+                self._wake_at = min(pending) if pending else now + WATCH_SECONDS
         finally:
-            self._watchdog = None
+            if self._watchdog is me:  # not a watchdog replaced by an earlier deadline's
+                self._watchdog = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -87,8 +110,7 @@ class HttpEdge:
             task = asyncio.current_task()
             assert task is not None
             self._reading[task] = deadline
-            if self._watchdog is None:
-                self._watchdog = loop.create_task(self._watch())
+            self._watch_until(deadline)
             try:
                 message = await receive()
             except asyncio.CancelledError:

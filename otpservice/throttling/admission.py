@@ -19,6 +19,11 @@ Redis). Two mechanisms:
   work is the server's own threads and Redis), yet the niced hash threads, and with them
   everyone's sends and checks, wait for a core: that shows as stretch.
 
+While at most one client is active here and none is held back there is nothing to arbitrate:
+the ticker then runs once a window (to forget old arrivals) instead of 20 times a second, and
+a second client's first request wakes it at once. A loop that wakes 20 times a second pays a
+cold start each time under argon2's memory traffic (bench/NOTES.md).
+
 A request over either limit waits for its turn up to ``queue_seconds``; one that would
 have to wait longer is shed. A shed request is answered only after that same wait, so a
 client that re-sends at once cannot turn cheap refusals into a flood of its own.
@@ -87,7 +92,9 @@ class Admission:
         self._hash_wall = 0.0
         self._hash_cpu = 0.0
         self.shed_total = 0
+        self.ticks = 0
         self._ticker: asyncio.Task[None] | None = None
+        self._idle_wait: asyncio.Future[None] | None = None  # the ticker's, while it idles
 
     # -- the request path ------------------------------------------------------------
 
@@ -97,6 +104,9 @@ class Admission:
         client = self._clients.get(name)
         if client is None:
             client = self._clients[name] = _Client()
+            waiting = self._idle_wait
+            if waiting is not None and len(self._clients) > 1 and not waiting.done():
+                waiting.set_result(None)  # someone to arbitrate between: tick fast again
         now = time.monotonic()
         # Every attempt counts towards the share, admitted or not: counting only admitted
         # starts, a flood held to its minimum rate looked lighter than a person's flows,
@@ -198,16 +208,35 @@ class Admission:
                     if client.rate > 4 * max(used, s.min_rate):
                         client.rate = None  # lifted
 
+    def _nothing_to_arbitrate(self) -> bool:
+        return len(self._clients) <= 1 and all(c.rate is None for c in self._clients.values())
+
+    async def _idle(self, seconds: float) -> None:
+        """Sleep up to ``seconds``; a second client's arrival (acquire) ends it early."""
+        loop = asyncio.get_running_loop()
+        self._idle_wait = waiting = loop.create_future()
+        timer = loop.call_later(seconds, _settle, waiting)
+        try:
+            await waiting
+        finally:
+            timer.cancel()
+            self._idle_wait = None
+
     async def _tick_forever(self) -> None:
-        period = self.settings.tick_seconds
         busy = 0.0
         while True:
             started, cpu = time.monotonic(), time.thread_time()
-            await asyncio.sleep(period)
+            if self._nothing_to_arbitrate():
+                period = self.WINDOW
+                await self._idle(period)
+            else:
+                period = self.settings.tick_seconds
+                await asyncio.sleep(period)
             wall = time.monotonic() - started
             # This coroutine runs on the loop's thread: its CPU time is the loop's.
             share = (time.thread_time() - cpu) / wall if wall > 0 else 0.0
             busy = 0.5 * busy + 0.5 * min(share, 1.0)
+            self.ticks += 1
             self.adjust(max(wall - period, 0.0), busy, stretch=self._take_stretch())
 
     def start(self) -> None:
@@ -224,3 +253,8 @@ class Admission:
     def throttled(self) -> dict[str, float]:
         """Clients held to a rate right now, and that rate (for metrics and tests)."""
         return {n: c.rate for n, c in self._clients.items() if c.rate is not None}
+
+
+def _settle(waiting: asyncio.Future[None]) -> None:
+    if not waiting.done():
+        waiting.set_result(None)
