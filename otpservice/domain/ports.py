@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import msgspec
 
@@ -166,6 +166,17 @@ class Attempt(msgspec.Struct, frozen=True):
     token: str
     # After a resend (OTP_ACCEPT_PREVIOUS_CODE): the code before it, while it is still valid.
     previous_hash: str | None = None
+    phone: str = ""  # the verification's number (E.164): a right code converts it
+
+
+class ScriptCall(NamedTuple):
+    """A write that another part of the state (the guard's conversions) hands to the store to
+    make beside one of its own, in the same round trip where the topology allows: a script
+    of the store's set, its keys (under one hash tag) and arguments. Opaque to the domain."""
+
+    script: str
+    keys: list[str]
+    args: list[str | int]
 
 
 class VerificationStore(Protocol):
@@ -226,10 +237,17 @@ class VerificationStore(Protocol):
     ) -> Attempt: ...
 
     async def approve(
-        self, ref: VerificationRef, who: Requester, attempt: Attempt, matched_hash: str
-    ) -> tuple[int, str]:
+        self,
+        ref: VerificationRef,
+        who: Requester,
+        attempt: Attempt,
+        matched_hash: str,
+        beside: ScriptCall | None = None,
+    ) -> tuple[int, bool | None]:
         """Approve if ``matched_hash`` (the attempt's current or previous hash) still holds;
-        returns the attempts left and the verification's phone (E.164)."""
+        returns the attempts left and whether ``beside`` was written (None: none given). The
+        write beside is made whatever the approval's outcome, and its failure never fails
+        the approval."""
         ...
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status: ...
@@ -242,7 +260,9 @@ class VerificationStore(Protocol):
 class ConversionCounter(Protocol):
     """The fraud guard's side of an approval: the number converted (guard/store.py)."""
 
-    async def record_approval(self, tag: str, country: str, prefix: str) -> None: ...
+    def approval_write(self, tag: str, country: str, prefix: str) -> ScriptCall:
+        """The write that records it, for the store to make beside the approval."""
+        ...
 
 
 class RefusalCounter(Protocol):

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from otpservice.domain.ports import ScriptCall
 from otpservice.guard.settings import GuardSettings
 from otpservice.storage import keys
 from otpservice.storage.record import text
@@ -30,9 +31,12 @@ class GuardStore:
     def apply_policy(self, guard: GuardSettings) -> None:
         self.guard = guard
 
-    async def record_approval(self, tag: str, country: str, prefix: str) -> None:
+    def approval_write(self, tag: str, country: str, prefix: str) -> ScriptCall:
+        """The number converted: the store makes this write beside the approval (one round
+        trip on a single node). A right code proves the SMS reached the phone, so it counts
+        even when the approval itself loses a race."""
         g = self.guard
-        await self._store.run_script(
+        return ScriptCall(
             "guard_approve",
             [
                 keys.guard_prefix("s", prefix),
@@ -43,6 +47,10 @@ class GuardStore:
             ],
             [tag, g.returning_ms, g.window_ms],
         )
+
+    async def record_approval(self, tag: str, country: str, prefix: str) -> None:
+        """The same write on its own."""
+        await self._store.run_script(*self.approval_write(tag, country, prefix))
 
     async def blocks(self) -> list[Block]:
         redis: AnyRedis = self._store.redis

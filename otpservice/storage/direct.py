@@ -65,6 +65,34 @@ async def script_exchange(
     return reply, int(await conn.read_response())
 
 
+async def exchange_pair(
+    conn: Any, calls: Sequence[tuple[str, bytes, Sequence[Any], Sequence[Any]]]
+) -> list[Any]:
+    """Scripts (sha, source, keys, args) written in one go on ``conn`` and their replies read
+    in order: one round trip. A reply that is an error is returned, not raised, so that every
+    reply is read and the connection stays in step; a script the server did not know runs
+    again by its source."""
+    commands = [("EVALSHA", sha, len(keys), *keys, *args) for sha, _, keys, args in calls]
+    await conn.send_packed_command(conn.pack_commands(commands))
+    replies: list[Any] = []
+    for _ in calls:
+        try:
+            replies.append(await conn.read_response())
+        except ResponseError as exc:
+            replies.append(exc)
+    for i, (_, source, keys, args) in enumerate(calls):
+        if isinstance(replies[i], NoScriptError):
+            await conn.send_command("EVAL", source, len(keys), *keys, *args)
+            try:
+                replies[i] = await conn.read_response()
+            except ResponseError as exc:
+                replies[i] = exc
+    return replies
+
+
+Call = tuple[str, Sequence[Any], Sequence[Any]]  # script name, keys, args
+
+
 class _Scripts:
     def __init__(self, sources: dict[str, str], shas: dict[str, str]) -> None:
         """``shas``: each source's SHA1, as redis-py's registered scripts know them."""
@@ -121,6 +149,23 @@ class DirectScripts(_Scripts):
             raise
         await self._done(conn)
         return result
+
+    async def run_pair(self, first: Call, second: Call) -> tuple[Any, Any]:
+        """Two scripts in one round trip: the first's reply (its error raised) and the
+        second's reply or error (returned: the caller decides what it costs)."""
+        conn = await self._connection()
+        calls = [(self._shas[n], self._sources[n], k, a) for n, k, a in (first, second)]
+        try:
+            replies = await exchange_pair(conn, calls)
+        except BaseException:
+            # A reply may still be on its way: never reuse this exchange's socket.
+            await conn.disconnect()
+            await asyncio.shield(self._pool.release(conn))
+            raise
+        await self._done(conn)
+        if isinstance(replies[0], ResponseError):
+            raise replies[0]
+        return replies[0], replies[1]
 
 
 class NodeScripts(_Scripts):

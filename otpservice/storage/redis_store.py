@@ -21,6 +21,7 @@ from otpservice.domain.phone import mask_prefix
 from otpservice.domain.ports import (
     Attempt,
     PhoneVerdict,
+    ScriptCall,
     SendFailure,
     SendPacing,
     SendTarget,
@@ -258,6 +259,35 @@ class RedisStore:
         if acked is not None and acked < self._wait_replicas:
             raise StorageUnavailable("A replica did not acknowledge the write in time.")
         return reply
+
+    async def _run_beside(
+        self,
+        name: str,
+        keys_: Sequence[str],
+        args: Sequence[Any],
+        wrote: Callable[[Any], bool],
+        beside: ScriptCall,
+    ) -> tuple[Any, bool]:
+        """``name``'s reply, as ``_run`` gives it, and whether ``beside`` (a script under
+        another hash tag) was written too. On one node without replicas to wait for, both go
+        in one round trip; else (a Cluster, where the two tags live on different nodes, or a
+        WAIT that belongs to the first write's connection) side by side."""
+        if self._direct is not None and self._wait_replicas == 0:
+            try:
+                async with asyncio.timeout(OPERATION_TIMEOUT):
+                    reply, other = await self._direct.run_pair((name, keys_, args), beside)
+            except (RedisError, TimeoutError) as exc:
+                raise StorageUnavailable(unknown_outcome(name)) from exc
+            return reply, not isinstance(other, RedisError)
+        outcomes: tuple[Any, Any] = await asyncio.gather(
+            self._run(name, keys_, args, wrote), self._run(*beside), return_exceptions=True
+        )
+        first, other = outcomes
+        if isinstance(first, BaseException):
+            raise first
+        if isinstance(other, BaseException) and not isinstance(other, StorageUnavailable):
+            raise other
+        return first, not isinstance(other, StorageUnavailable)
 
     async def run_script(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         """One of SCRIPTS, bounded and with Redis errors as StorageUnavailable (for the
@@ -616,39 +646,47 @@ class RedisStore:
                 purpose=text(reply[4]),
                 token=token,
                 previous_hash=unpack_code_hash(bytes(reply[5])) if reply[5] else None,
+                phone=text(reply[6]),
             )
         if kind == "limited":
             raise RateLimited(text(reply[1]), _seconds(reply[2]))
         raise VerificationNotFound(_reason(text(reply[1])))
 
     async def approve(
-        self, ref: VerificationRef, who: Requester, attempt: Attempt, matched_hash: str
-    ) -> tuple[int, str]:
-        """Approve; returns the attempts left and the verification's phone (E.164)."""
+        self,
+        ref: VerificationRef,
+        who: Requester,
+        attempt: Attempt,
+        matched_hash: str,
+        beside: ScriptCall | None = None,
+    ) -> tuple[int, bool | None]:
+        """Approve; returns the attempts left and whether ``beside`` was written (None: no
+        write beside)."""
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        reply = await self._run(
-            "check_approve",
-            [
-                keys.verification(full),
-                keys.failure_streak(ref.tag, who.network),
-                keys.failures_day(ref.tag),
-                keys.phone_events(ref.tag),
-                keys.trusted(ref.tag),
-            ],
-            [
-                rid_bytes(attempt.rid),
-                pack_code_hash(matched_hash),
-                attempt.token,
-                _head(ref),
-                who.network,
-                who.device,
-                self.limits.trust_seconds * 1000,
-            ],
-            _approved,
-        )
+        keys_ = [
+            keys.verification(full),
+            keys.failure_streak(ref.tag, who.network),
+            keys.failures_day(ref.tag),
+            keys.phone_events(ref.tag),
+            keys.trusted(ref.tag),
+        ]
+        args = [
+            rid_bytes(attempt.rid),
+            pack_code_hash(matched_hash),
+            attempt.token,
+            _head(ref),
+            who.network,
+            who.device,
+            self.limits.trust_seconds * 1000,
+        ]
+        written: bool | None = None
+        if beside is None:
+            reply = await self._run("check_approve", keys_, args, _approved)
+        else:
+            reply, written = await self._run_beside("check_approve", keys_, args, _approved, beside)
         if text(reply[0]) != "approved":
             raise VerificationNotFound(_reason(text(reply[1])))
-        return int(text(reply[1])), text(reply[2])
+        return int(text(reply[1])), written
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)

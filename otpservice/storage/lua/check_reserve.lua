@@ -8,7 +8,7 @@
 -- ARGV[8] checker's network  ARGV[9] checker's device  ARGV[10] daily cap of a test number
 -- ARGV[11] the day's length in ms   ARGV[12] refusal counts' ttl ms
 -- A check that finds nothing pending counts as policy "not_found"; a delayed one by its policy.
--- Returns {"ok", rid, hash, attempts_left, purpose, previous hash or ""}
+-- Returns {"ok", rid, hash, attempts_left, purpose, previous hash or "", phone (E.164)}
 --       | {"limited", policy, retry_ms}
 --       | {"notfound", reason}
 local now = now_ms()
@@ -64,4 +64,4 @@ if streak >= free then
   redis.call('HSET', KEYS[2], 'u', now + delay)
 end
 redis.call('PEXPIRE', KEYS[2], day)
-return {'ok', v[RID], v[HASH], tostring(left - 1), v[PURPOSE], previous_hash(v, now)}
+return {'ok', v[RID], v[HASH], tostring(left - 1), v[PURPOSE], previous_hash(v, now), v[PHONE]}
