@@ -24,7 +24,8 @@ from otpservice.api.schemas import (
     iso,
 )
 from otpservice.config import ClientKey
-from otpservice.domain.service import CreateRequest, VerificationService, rate_limit_keys
+from otpservice.domain.send_request import CreateRequest, rate_limit_keys
+from otpservice.domain.service import VerificationService
 
 IdempotencyKey = Annotated[
     str | None,

@@ -1,132 +1,51 @@
 """The verification service: sends codes and checks them, refusing before it spends.
 
-A send is reserve (shared budgets and idempotency, then per-phone budgets and a send
-lock) -> provider -> commit the code's hash; any failure gives back what was reserved.
-A check is reserve an attempt -> verify the hash off the event loop -> approve with
-compare-and-set (or mark the verification spent on the last wrong attempt).
+This is the lifecycle; the send path is in sends.py, the check path in checks.py, hashing
+off the event loop in hash_threads.py. A send is reserve (shared budgets and idempotency,
+then per-phone budgets and a send lock) -> provider -> commit the code's hash; any failure
+gives back what was reserved. A check is reserve an attempt -> verify the hash off the
+event loop -> approve with compare-and-set (or mark the verification spent on the last
+wrong attempt).
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import logging
-import math
-import re
-import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
-import msgspec
 import structlog
 
 from otpservice.config import ClientKey, Settings
-from otpservice.domain.codes import CodeHasher, generate_code, is_code_shape
-from otpservice.domain.idempotency import FIRST_POLL_SECONDS, InFlightKeys
-from otpservice.domain.messages import compose
+from otpservice.domain.checks import Checks
+from otpservice.domain.codes import CodeHasher
+from otpservice.domain.hash_threads import HashThreads
 from otpservice.domain.models import (
     CheckResult,
     Status,
     Verification,
     VerificationRef,
-    new_rid,
     phone_tag,
     slot_of,
 )
-from otpservice.domain.phone import Phone, from_e164, mask_prefix, parse_phone
+from otpservice.domain.phone import parse_phone
 from otpservice.domain.ports import (
-    Attempt,
     Balance,
-    CodeMessage,
     ConversionCounter,
     Delivery,
     DeliveryReports,
     DeliveryState,
-    Lang,
     RefusalCounter,
-    ScriptCall,
-    SendFailure,
-    SendPacing,
-    SendTarget,
-    SentSms,
-    SharedVerdict,
     SmsGateway,
     VerificationStore,
 )
 from otpservice.domain.requester import Requester, requester_of
+from otpservice.domain.send_request import CreateRequest, SendOptions
+from otpservice.domain.sends import Sends
 from otpservice.domain.telemetry import NoTelemetry, Telemetry
-from otpservice.errors import (
-    CountryNotAllowed,
-    IdempotencyConflict,
-    IdempotencyInProgress,
-    InvalidCode,
-    InvalidRequest,
-    NotFoundReason,
-    PrefixDenied,
-    ProviderError,
-    ProviderUnavailable,
-    RateLimited,
-    StorageUnavailable,
-    VerificationNotFound,
-)
+from otpservice.errors import NotFoundReason, VerificationNotFound
 
 log = structlog.get_logger("otpservice.verification")
-_root_log = logging.getLogger()  # its level is the configured one (observability/logging.py)
-T = TypeVar("T")
-
-
-class CreateRequest(msgspec.Struct, frozen=True):
-    """A send request after parsing: what idempotency compares."""
-
-    phone: str
-    purpose: str = "login"
-    locale: str = "en"
-    client_ip: str | None = None
-    # Caller-defined rate-limit keys, sorted by name: budgets configured for a key apply.
-    rate_limit_keys: tuple[tuple[str, str], ...] = ()
-    device_id: str | None = None
-
-
-RATE_KEY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-MAX_RATE_KEYS = 5
-
-
-def rate_limit_keys(given: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
-    """A create's caller-defined rate-limit keys, checked and sorted by name."""
-    if not given:
-        return ()
-    if len(given) > MAX_RATE_KEYS:
-        raise InvalidRequest(f"rate_limit_keys: at most {MAX_RATE_KEYS} keys.")
-    for name, value in given.items():
-        if not RATE_KEY_NAME.match(name):
-            raise InvalidRequest("rate_limit_keys: names are a-z, 0-9 and '_' (at most 32).")
-        if not 1 <= len(value) <= 128 or not value.isprintable():
-            raise InvalidRequest("rate_limit_keys: values are 1-128 printable characters.")
-    return tuple(sorted(given.items()))
-
-
-class SendOptions(msgspec.Struct, frozen=True):
-    """Per-request overrides of the service-wide send settings (a Twilio surface service).
-
-    ``None`` keeps the setting. With ``OTP_CODE_SOURCE=provider`` the code length must be
-    4-6 (the configuration checks it).
-    """
-
-    code_length: int | None = None
-    ttl_seconds: int | None = None
-    template: str | None = None  # replaces OTP_TEMPLATE_<locale>; {code} and {minutes}
-    app_hash: str | None = None  # replaces the client's app hash
-    # Before the SMS goes out, record rid -> id so that the random part alone finds the
-    # verification (the Twilio `VE` sid). Written before the send, never after it: a failed
-    # send leaves at most a link to nothing, which answers not-found and expires by itself.
-    link_rid: bool = False
-    # Send pacing: OTP_RESEND_COOLDOWN_SECONDS, OTP_MAX_SENDS, OTP_LIMIT_PHONE_10M / _24H.
-    resend_cooldown_seconds: int | None = None
-    max_sends: int | None = None
-    phone_10m: int | None = None
-    phone_24h: int | None = None
 
 
 class VerificationService:
@@ -145,8 +64,6 @@ class VerificationService:
     ) -> None:
         """``hash_timing(wall, cpu)``: told, from the hash thread, how long each hash took
         and how much of that its thread ran (admission control reads starvation there)."""
-        self.settings = settings
-        self._hash_timing = hash_timing
         self.reports = reports
         self.refusals = refusals
         self.store = store
@@ -154,92 +71,23 @@ class VerificationService:
         self.conversions = conversions
         self.telemetry = telemetry or NoTelemetry()
         self.hasher = CodeHasher(settings.secret, settings.hash_preset)
-        self._pool = hash_pool
-        # A send lock outlives the slowest provider call and the hashing after it.
-        self._lock_seconds = settings.longest_send_seconds + 15.0
-        self._background: set[asyncio.Task[None]] = set()
-        self._in_flight = InFlightKeys()
+        hashing = HashThreads(hash_pool, hash_timing)
+        self._sends = Sends(
+            settings, store, gateway, self.telemetry, refusals, self.hasher, hashing
+        )
+        self._checks = Checks(settings, store, self.telemetry, self.hasher, hashing, conversions)
+        self.settings = settings
 
-    async def _off_loop(self, fn: Callable[[], T]) -> T:
-        observe = self._hash_timing
-        if observe is None:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+    @property
+    def settings(self) -> Settings:
+        return self._settings
 
-        def timed() -> T:
-            wall, cpu = time.perf_counter(), time.thread_time()
-            try:
-                return fn()
-            finally:
-                observe(time.perf_counter() - wall, time.thread_time() - cpu)
-
-        return await asyncio.get_running_loop().run_in_executor(self._pool, timed)
+    @settings.setter
+    def settings(self, applied: Settings) -> None:
+        """A runtime policy change (app.py): the send and check paths take it too."""
+        self._settings = self._sends.settings = self._checks.settings = applied
 
     # -- sends ---------------------------------------------------------------------------
-
-    def _target(self, client: ClientKey, request: CreateRequest) -> tuple[SendTarget, Phone]:
-        s = self.settings
-        phone = parse_phone(request.phone, s.default_region)  # bad input: no policy refusal
-        if phone.region not in s.allowed_countries:
-            self._refused_here(client, CountryNotAllowed.policy, phone.region or "")
-            raise CountryNotAllowed(f"Sending to {phone.region or 'this country'} is not allowed.")
-        digits = phone.digits
-        if any(digits.startswith(p) for p in s.prefix_deny) or (
-            s.prefix_allow and not any(digits.startswith(p) for p in s.prefix_allow)
-        ):
-            self._refused_here(client, PrefixDenied.policy, phone.region or "")
-            raise PrefixDenied("Sending to this number is not allowed.")
-        who = requester_of(request.client_ip, request.device_id, s.secret)
-        target = SendTarget(
-            client=client.name,
-            e164=phone.e164,
-            tag=phone_tag(s.secret, phone.e164),
-            slot=slot_of(client.name, request.purpose, who.network),
-            purpose=request.purpose,
-            locale=request.locale,
-            country=phone.region,
-            prefix=phone.prefix(s.limits.prefix_drop_digits),
-            ip=who.ip,
-            ip_net=who.net,
-            requester=who,
-            exempt=phone.e164 in client.test_numbers,
-            masked=phone.masked,
-            rate_keys=request.rate_limit_keys,
-        )
-        return target, phone
-
-    def _pacing(self, options: SendOptions) -> SendPacing | None:
-        """The options' pacing over the settings; None when they change nothing."""
-        chosen = (
-            options.resend_cooldown_seconds,
-            options.max_sends,
-            options.phone_10m,
-            options.phone_24h,
-        )
-        if all(value is None for value in chosen):
-            return None
-        s = self.settings
-        defaults = (
-            s.resend_cooldown_seconds,
-            s.max_sends,
-            s.limits.phone_10m.limit,
-            s.limits.phone_24h.limit,
-        )
-        cooldown, max_sends, phone_10m, phone_24h = (
-            default if value is None else value
-            for value, default in zip(chosen, defaults, strict=True)
-        )
-        return SendPacing(cooldown, max_sends, phone_10m, phone_24h)
-
-    @staticmethod
-    def _fingerprint(target: SendTarget) -> str:
-        fields: list[object] = [target.client, target.e164, target.purpose, target.locale]
-        fields.append(target.ip)
-        if target.requester.device:  # absent, the fingerprint of a request without one
-            fields.append(target.requester.device)
-        if target.rate_keys:  # absent keys keep the fingerprints of requests without them
-            fields.append(target.rate_keys)
-        canonical = msgspec.json.encode(fields)
-        return hashlib.sha256(canonical).hexdigest()
 
     async def create(
         self,
@@ -249,249 +97,11 @@ class VerificationService:
         options: SendOptions | None = None,
     ) -> tuple[Verification, bool]:
         """Send a code (new verification or resend). Returns it and whether it was replayed."""
-        options = options or SendOptions()
-        ttl = options.ttl_seconds or self.settings.code_ttl_seconds
-        target, phone = self._target(client, request)
-        pacing = self._pacing(options)
-        idem = (idempotency_key, self._fingerprint(target)) if idempotency_key else None
-        if idempotency_key is None:
-            return await self._send(client, target, phone, None, options, ttl, pacing)
-        key = (client.name, idempotency_key)
-        deadline = time.monotonic() + self.settings.longest_send_seconds
-        interval = FIRST_POLL_SECONDS
-        while True:
-            shared = await self.store.reserve_shared(target, idem)
-            if shared.kind != "in_progress":
-                break
-            if time.monotonic() >= deadline:
-                raise IdempotencyInProgress("Retry once the first request has finished.")
-            interval = await self._in_flight.wait(key, interval, deadline)
-        with self._in_flight.running(key):
-            return await self._send(client, target, phone, idem, options, ttl, pacing, shared)
-
-    async def _send(
-        self,
-        client: ClientKey,
-        target: SendTarget,
-        phone: Phone,
-        idem: tuple[str, str] | None,
-        options: SendOptions,
-        ttl: int,
-        pacing: SendPacing | None,
-        shared: SharedVerdict | None = None,
-    ) -> tuple[Verification, bool]:
-        """The send once idempotency has let it through: ``shared`` is the shared step's
-        verdict when the caller already has it (it reserved under an Idempotency-Key)."""
-        if shared is None:
-            shared = await self.store.reserve_shared(target, idem)
-        if shared.kind == "replay":
-            assert shared.body is not None
-            return msgspec.json.decode(shared.body, type=Verification), True
-        if shared.kind == "conflict":
-            raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
-        if shared.flag:
-            self._note_guard(shared.flag, shared.policy, target, phone)
-        if shared.kind == "limited":
-            assert shared.policy is not None
-            if shared.blocked_now:
-                self.telemetry.prefix_blocked()
-                log.warning(
-                    "alert.prefix_blocked", prefix=mask_prefix(target.prefix), phone=phone.masked
-                )
-            return self._refuse(shared.policy, shared.retry_after, phone)
-        added = (shared.added_member, shared.guard_added)
-
-        token = secrets.token_hex(16)
-        try:
-            verdict = await self.store.reserve_phone(target, token, self._lock_seconds, pacing)
-        except BaseException:
-            await self._give_back(target, idem, added, definite=True)
-            raise
-        if verdict.kind == "limited":
-            # The refusal answers after two round trips; the refund of step 1 follows it.
-            self._spawn(self._give_back(target, idem, added, definite=True))
-            assert verdict.policy is not None
-            return self._refuse(verdict.policy, verdict.retry_after, phone)
-
-        mode = verdict.kind
-        rid = verdict.rid if mode == "resend" else new_rid()
-        vid = VerificationRef(target.tag, target.slot, rid).id
-        try:
-            if options.link_rid:
-                await self.store.link_rid(rid, vid, ttl + self._lock_seconds)
-        except BaseException:
-            await self._release(target, token, idem, added, definite=True)
-            raise
-        try:
-            code_hash, sent = await self._deliver(
-                client, target, phone, vid, options, verdict.undelivered_sms_id or None
-            )
-            verification = await self.store.commit_send(
-                target,
-                token,
-                mode=mode,
-                rid=rid,
-                code_hash=code_hash,
-                sms_id=sent.sms_id,
-                ttl_seconds=ttl,
-                parts=sent.parts,
-                pacing=pacing,
-            )
-            if verification is None:
-                raise StorageUnavailable("The send took too long to record; request a new code.")
-        except ProviderError as exc:
-            definite = not exc.may_have_sent
-            failure = SendFailure(vid, mode, exc.code, exc.result_code, exc.may_have_sent)
-            await self._release(target, token, idem, added, definite=definite, failure=failure)
-            self.telemetry.send("failed", exc.result_code)
-            log.warning(
-                "verification.send_failed",
-                phone=phone.masked,
-                error=exc.code,
-                result_code=exc.result_code,
-                may_have_sent=exc.may_have_sent,
-            )
-            raise
-        except BaseException:
-            # Unknown whether the SMS left: keep the volume budgets counted (fail closed).
-            await asyncio.shield(self._release(target, token, idem, added, definite=False))
-            raise
-        if idem is not None:
-            await self.store.store_idempotent(target, idem, msgspec.json.encode(verification))
-        self.telemetry.send("test" if target.exempt else "sent", None)
-        log.info(
-            "verification.sent",
-            verification_id=verification.id,
-            phone=phone.masked,
-            purpose=target.purpose,
-            resend=mode == "resend",
-            sends=verification.sends,
-            test_number=target.exempt,
-        )
-        return verification, False
-
-    def _note_guard(self, flag: str, policy: str | None, target: SendTarget, phone: Phone) -> None:
-        """What the shared step reported beside its verdict: blocks, would-be blocks,
-        alerts. The events are already in the stream (same script); these are metrics
-        and log lines."""
-        for kind in flag.split("+"):
-            if kind in {"blocked_now", "guard_settling"}:
-                continue
-            if kind == "budget_alert":
-                self.telemetry.budget_exhausted(policy or "")
-                log.warning("alert.budget_exhausted", policy=policy, client=target.client)
-                continue
-            self.telemetry.guard(kind)
-            log.warning(
-                f"alert.{kind}",
-                prefix=mask_prefix(target.prefix),
-                country=target.country,
-                phone=phone.masked,
-            )
-
-    def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(job)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        return await self._sends.create(client, request, idempotency_key, options)
 
     async def drain(self) -> None:
         """Wait for background refunds (at shutdown, and in tests that count budgets)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
-
-    def _refused_here(self, client: ClientKey, policy: str, country: str) -> None:
-        """A refusal decided before any store call: the store's scripts count theirs in the
-        same step; this one is counted in the metrics and, best effort, in the statistics."""
-        self.telemetry.refused(policy)
-        if self.refusals is not None:
-            self.refusals.note(client.name, policy, country)
-
-    def _refuse(self, policy: str, retry_after: float, phone: Phone) -> tuple[Verification, bool]:
-        self.telemetry.refused(policy)
-        # Debug only: the request line already names the policy, and a flood of refusals
-        # should not double the log volume (nor pay for building a line nobody writes).
-        if _root_log.isEnabledFor(logging.DEBUG):
-            log.debug("verification.refused", policy=policy, phone=phone.masked)
-        raise RateLimited(policy, retry_after)
-
-    async def _give_back(
-        self,
-        target: SendTarget,
-        idem: tuple[str, str] | None,
-        added: tuple[bool, bool],
-        *,
-        definite: bool,
-    ) -> None:
-        """``added``: whether the send joined the burst rule's and the guard's numbers."""
-        await self.store.refund_shared(
-            target,
-            idem,
-            refund_budgets=definite,
-            remove_member=definite and added[0],
-            remove_guard_member=definite and added[1],
-        )
-
-    async def _release(
-        self,
-        target: SendTarget,
-        token: str,
-        idem: tuple[str, str] | None,
-        added: tuple[bool, bool],
-        *,
-        definite: bool,
-        failure: SendFailure | None = None,
-    ) -> None:
-        try:
-            await self.store.release_phone(target, token, refund=definite, failure=failure)
-        finally:
-            await self._give_back(target, idem, added, definite=definite)
-
-    async def _deliver(
-        self,
-        client: ClientKey,
-        target: SendTarget,
-        phone: Phone,
-        vid: str,
-        options: SendOptions,
-        undelivered_sms_id: str | None = None,
-    ) -> tuple[str, SentSms]:
-        """Get a code to the phone; return its hash and what the provider said of the SMS."""
-        s = self.settings
-        lang = Lang(target.locale)
-        length = options.code_length or s.code_length
-        if target.exempt:
-            code = client.test_numbers[phone.e164]
-            sent = SentSms(sms_id="", parts=0)
-        else:
-            # Our own code and text are ready for wherever the gateway sends our text; a
-            # provider that makes its own code answers with that one instead.
-            local_code = generate_code(length)
-            text = compose(
-                options.template or s.templates[target.locale],
-                local_code,
-                minutes=math.ceil((options.ttl_seconds or s.code_ttl_seconds) / 60),
-                webotp_domain=client.webotp_domain,
-                app_hash=options.app_hash or client.app_hash,
-            )
-            message = CodeMessage(
-                digits=length,
-                lang=lang,
-                local_code=local_code,
-                text=text,
-                verification_id=vid,
-                country=target.country,
-                undelivered_sms_id=undelivered_sms_id,
-            )
-            sent = await self.gateway.send_code(phone.digits, message)
-            if sent.otp_code is None or not is_code_shape(sent.otp_code, length):
-                # The SMS went out with something we cannot check: refuse, nothing pending.
-                raise ProviderUnavailable(
-                    "The provider returned a code of the wrong shape.", may_have_sent=True
-                )
-            code = sent.otp_code
-            sent = SentSms(sms_id=sent.sms_id, parts=sent.parts)  # the code goes no further
-        code_hash = await self._off_loop(lambda: self.hasher.hash(vid, target.purpose, code))
-        return code_hash, sent
+        await self._sends.drain()
 
     # -- checks --------------------------------------------------------------------------
 
@@ -516,7 +126,7 @@ class VerificationService:
                 self.refusals.note(client.name, "not_found", "")
             raise
         who = requester_of(client_ip, device_id, self.settings.secret)
-        return await self._check(client, ref, code, who, code_length)
+        return await self._checks.check(client, ref, code, who, code_length)
 
     def _phone_ref(
         self, client: ClientKey, phone_input: str, purpose: str, who: Requester
@@ -543,73 +153,7 @@ class VerificationService:
         an address, the one asked for without an address)."""
         who = requester_of(client_ip, device_id, self.settings.secret)
         ref = self._phone_ref(client, phone_input, purpose, who)
-        return await self._check(client, ref, code, who, None)
-
-    async def _check(
-        self,
-        client: ClientKey,
-        ref: VerificationRef,
-        code: str,
-        who: Requester,
-        code_length: int | None,
-    ) -> CheckResult:
-        length = code_length or self.settings.code_length
-        if not is_code_shape(code, length):
-            raise InvalidCode(f"The code must be {length} digits.")
-        try:
-            attempt = await self.store.reserve_attempt(ref, client.name, who, secrets.token_hex(8))
-        except RateLimited as exc:
-            self.telemetry.refused(exc.policy)
-            self.telemetry.check("refused")
-            raise
-        except VerificationNotFound:
-            self.telemetry.check("not_found")
-            raise
-        full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        matched = await self._off_loop(lambda: self._matching_hash(attempt, full.id, code))
-        if matched is not None:
-            try:
-                left, converted = await self.store.approve(
-                    ref, who, attempt, matched, self._conversion(ref.tag, attempt.phone)
-                )
-            except VerificationNotFound:
-                self.telemetry.check("not_found")
-                raise
-            if converted is False:  # the approval stands; the guard misses one conversion
-                log.warning("guard.approval_not_recorded", phone=from_e164(attempt.phone).masked)
-            self.telemetry.check("approved")
-            log.info("verification.approved", verification_id=full.id)
-            return CheckResult(full.id, Status.APPROVED, True, left)
-        # Every wrong code is recorded (check.failed); the last attempt also ends it.
-        status = await self.store.reject(ref, attempt)
-        if attempt.attempts_left > 0:
-            status = Status.PENDING
-        self.telemetry.check("wrong_code")
-        log.info(
-            "verification.wrong_code",
-            verification_id=full.id,
-            attempts_remaining=attempt.attempts_left,
-        )
-        return CheckResult(full.id, status, False, attempt.attempts_left)
-
-    def _matching_hash(self, attempt: Attempt, verification_id: str, code: str) -> str | None:
-        """The stored hash the code matches: the current code's first, then the previous
-        one's (a late SMS after a resend). One attempt either way."""
-        for stored in (attempt.code_hash, attempt.previous_hash):
-            if stored is not None and self.hasher.matches(
-                stored, verification_id, attempt.purpose, code
-            ):
-                return stored
-        return None
-
-    def _conversion(self, tag: str, e164: str) -> ScriptCall | None:
-        """What tells the guard the number converted, made beside the approval: a right code
-        proves the SMS reached the phone (bench/NOTES.md: one round trip fewer a check)."""
-        if self.conversions is None or not e164:
-            return None
-        phone = from_e164(e164)
-        prefix = phone.prefix(self.settings.limits.prefix_drop_digits)
-        return self.conversions.approval_write(tag, phone.region, prefix)
+        return await self._checks.check(client, ref, code, who, None)
 
     # -- reads and ends ------------------------------------------------------------------
 

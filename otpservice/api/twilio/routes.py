@@ -38,12 +38,8 @@ from otpservice.domain.codes import is_code_shape
 from otpservice.domain.models import Status, Verification
 from otpservice.domain.phone import parse_phone
 from otpservice.domain.requester import network_of
-from otpservice.domain.service import (
-    CreateRequest,
-    SendOptions,
-    VerificationService,
-    rate_limit_keys,
-)
+from otpservice.domain.send_request import CreateRequest, SendOptions, rate_limit_keys
+from otpservice.domain.service import VerificationService
 from otpservice.errors import InvalidPhone, InvalidRequest
 from otpservice.twilio_config import MAX_FRIENDLY_NAME, NAMED_TEMPLATES, TwilioService
 
