@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter as Parameter
+from litestar.params import QueryParameter
 
 from otpservice.api import openapi as spec
 from otpservice.api.v1 import VerificationId
@@ -26,9 +26,13 @@ from otpservice.storage.redis_store import DAY_MS
 
 Since = Annotated[
     str | None,
-    Parameter(description="From this time on (ISO 8601, UTC); default: the retention's start."),
+    QueryParameter(
+        description="From this time on (ISO 8601, UTC); default: the retention's start."
+    ),
 ]
-Until = Annotated[str | None, Parameter(description="Before this time (ISO 8601); default: now.")]
+Until = Annotated[
+    str | None, QueryParameter(description="Before this time (ISO 8601); default: now.")
+]
 
 
 def _ms(text: str | None, name: str, default: int) -> int:
@@ -83,18 +87,18 @@ class History(Controller):
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientKey],
         phone: Annotated[
-            str | None, Parameter(max_length=32, description="A phone number.")
+            str | None, QueryParameter(max_length=32, description="A phone number.")
         ] = None,
-        verification_id: Annotated[str | None, Parameter(max_length=128)] = None,
+        verification_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
         type: Annotated[
-            str | None, Parameter(max_length=512, description="Event types, comma-separated.")
+            str | None, QueryParameter(max_length=512, description="Event types, comma-separated.")
         ] = None,
         since: Since = None,
         until: Until = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Parameter(max_length=64)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
         of_client: Annotated[
-            str | None, Parameter(query="client", max_length=64, description="Admin key only.")
+            str | None, QueryParameter(name="client", max_length=64, description="Admin key only.")
         ] = None,
     ) -> EventPage:
         settings, history, _ = _state(request)
@@ -185,10 +189,10 @@ class History(Controller):
         since: Since = None,
         until: Until = None,
         group_by: Annotated[
-            str, Parameter(description="country | prefix | client | hour | day")
+            str, QueryParameter(description="country | prefix | client | hour | day")
         ] = "day",
         of_client: Annotated[
-            str | None, Parameter(query="client", max_length=64, description="Admin key only.")
+            str | None, QueryParameter(name="client", max_length=64, description="Admin key only.")
         ] = None,
     ) -> StatsOut:
         settings, _, statistics = _state(request)

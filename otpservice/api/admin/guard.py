@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, delete, get
 from litestar.di import NamedDependency
-from litestar.params import Parameter, PathParameter
+from litestar.params import PathParameter, QueryParameter
 from msgspec import Meta
 
 from otpservice.api import openapi as spec
@@ -103,7 +103,7 @@ class AdminGuard(Controller):
         client: NamedDependency[ClientKey],
         request: Request[Any, Any, Any],
         forget_strikes: Annotated[
-            bool, Parameter(description="Also forget the subject's earlier blocks.")
+            bool, QueryParameter(description="Also forget the subject's earlier blocks.")
         ] = False,
     ) -> None:
         lifted = await provide_guard(request).unblock(

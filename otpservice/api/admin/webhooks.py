@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import Parameter, PathParameter
+from litestar.params import PathParameter, QueryParameter
 from msgspec import Meta
 
 from otpservice.api import openapi as spec
@@ -149,8 +149,10 @@ class AdminWebhooks(Controller):
         endpoint_id: EndpointId,
         client: NamedDependency[ClientKey],
         request: Request[Any, Any, Any],
-        offset: Annotated[int, Parameter(ge=0, le=1_000_000, description="Skip this many.")] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500, description="Page size.")] = 50,
+        offset: Annotated[
+            int, QueryParameter(ge=0, le=1_000_000, description="Skip this many.")
+        ] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500, description="Page size.")] = 50,
     ) -> DeadLettersOut:
         webhooks = provide_webhooks(request)
         total, page = await webhooks.queue.dead_letters(
