@@ -225,6 +225,7 @@ def create_app(
         app.state.service = service
         app.state.metrics = metrics
         app.state.admission = admission
+        admission_control.refusals = refusal_counts
         admission.start()
 
         def apply_policy(applied: Settings) -> None:
@@ -323,9 +324,10 @@ def create_app(
     # Inside it, admission control sheds a flooding client before Litestar does any work.
     # Inside that, every body must arrive in time (api/edge.py). Innermost, the two routes a
     # flood repeats skip the framework when the request is well-formed (api/hot.py).
+    admission_control = AdmissionControl(HotRoutes(app.asgi_handler), admission, settings, metrics)
     app.asgi_handler = RequestObservability(
         HttpEdge(
-            AdmissionControl(HotRoutes(app.asgi_handler), admission, settings),
+            admission_control,
             body_timeout=settings.server.body_timeout_seconds,
         ),
         metrics,

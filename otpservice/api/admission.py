@@ -3,12 +3,14 @@ and ``Retry-After`` before any work is done for them (throttling/admission.py de
 
 A plain ASGI wrapper inside the request observability, so a shed request still gets its
 request id, count and log line, and outside Litestar, so shedding costs no routing,
-dependency resolution or exception handling.
+dependency resolution or exception handling. A shed is a refusal like the policies': it is
+counted in ``otp_refusals{policy="admission"}`` and, per client, in the statistics
+(events/refusals.py, written once a second, never on the shed's own path).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -16,6 +18,7 @@ from otpservice.api.auth import find_client
 from otpservice.api.twilio.auth import basic_credentials, find_credential
 from otpservice.api.twilio.errors import SERVICE_UNAVAILABLE, TwilioError
 from otpservice.config import Settings
+from otpservice.domain.ports import RefusalCounter
 from otpservice.errors import wait_seconds
 from otpservice.observability.requests import POLICY_IN_SCOPE
 from otpservice.throttling.admission import ANONYMOUS, Admission, Shed
@@ -76,11 +79,27 @@ def client_name_of(scope: dict[str, Any], settings: Settings) -> str:
     return ANONYMOUS
 
 
+class RefusalMetric(Protocol):
+    def refused(self, policy: str) -> None: ...
+
+
 class AdmissionControl:
-    def __init__(self, app: Any, admission: Admission, settings: Settings) -> None:
+    """``refusals``: where sheds are counted for the statistics; the app sets it once
+    Redis is connected (until then, and with it None, only the metric counts them)."""
+
+    def __init__(
+        self,
+        app: Any,
+        admission: Admission,
+        settings: Settings,
+        metrics: RefusalMetric,
+        refusals: RefusalCounter | None = None,
+    ) -> None:
         self.app = app
         self.admission = admission
         self.settings = settings
+        self.metrics = metrics
+        self.refusals = refusals
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if (
@@ -95,6 +114,10 @@ class AdmissionControl:
             await self.admission.acquire(name)
         except Shed as shed:
             scope.setdefault("state", {})[POLICY_IN_SCOPE] = POLICY
+            self.metrics.refused(POLICY)
+            if self.refusals is not None:
+                # Anonymous callers are counted under no client, as unauthenticated refusals.
+                self.refusals.note("" if name == ANONYMOUS else name, POLICY, "")
             await self._shed(scope, send, shed.retry_after)
             return
         try:

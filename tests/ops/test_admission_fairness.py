@@ -10,8 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import OTHER_KEY
+from tests.e2e.conftest import ADMIN_KEY, OTHER_KEY, wait_until
 from tests.ops.conftest import Api, Sim, service_env
+from tests.ops.test_metrics import scrape, value
 from tests.support.processes import serve
 
 FLOOD_PHONE = "+905329990000"
@@ -59,6 +60,18 @@ def test_a_flooding_client_is_shed_while_another_clients_people_log_in(
         finally:
             stop.set()
             flooder.join(30)
+        shed_count = sum(r.status_code == 503 for r in answers)
+        # Each shed is a refusal the operator sees: in the metric, and per client in the
+        # statistics (written about once a second).
+        admin = Api(served.url, ADMIN_KEY)
+
+        def sheds_by_client() -> dict[str, int]:
+            stats = admin.http.get("/v1/stats", params={"group_by": "client"}).json()
+            return {g["key"]: g["refusals"].get("admission", 0) for g in stats["groups"]}
+
+        wait_until(lambda: sheds_by_client().get("other") == shed_count, timeout=5)
+        assert sheds_by_client().get("web", 0) == 0
+        assert value(scrape(served.url), "otp_refusals_total", policy="admission") == shed_count
         assert logins == ["approved"] * 4
         statuses = {r.status_code for r in answers}
         assert statuses <= {429, 503}, statuses
