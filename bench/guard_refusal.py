@@ -66,7 +66,7 @@ async def case(url: str, mode: GuardMode, rounds: int, block: bool) -> dict[str,
     client = aredis.Redis.from_url(url)
     await client.flushall()
     store = store_for(client, settings)
-    await store.load_scripts()
+    await store.scripts.load()
     first = target(settings.secret, "+905321110000")
     assert (await store.reserve_shared(first, None)).kind == "ok"
     if block:  # one settled, unconverted number: the next send under the prefix blocks it

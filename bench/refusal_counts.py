@@ -27,7 +27,7 @@ from bench import procs
 from otpservice.events.refusals import RefusalCounts
 from otpservice.events.scripts import register
 from otpservice.storage import keys
-from otpservice.storage.redis_store import DAY_MS, refusals_ttl_ms, utc_day
+from otpservice.storage.days import DAY_MS, refusals_ttl_ms, utc_day
 
 IN_FLIGHT = 64  # the fire-and-forget case's bound: beyond it, a count is dropped
 

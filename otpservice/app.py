@@ -60,7 +60,8 @@ from otpservice.policy.runtime import RuntimePolicy
 from otpservice.process import exit_with_supervisor
 from otpservice.providers.routing import Router, RoutingTelemetry, build_router
 from otpservice.storage.connect import connect_redis
-from otpservice.storage.redis_store import AnyRedis, store_for
+from otpservice.storage.redis_store import store_for
+from otpservice.storage.scripts import AnyRedis
 from otpservice.throttling.admission import Admission
 
 
@@ -160,7 +161,7 @@ def create_app(
         store = store_for(r, settings)
         # Redis may be down at start: /readyz reports it and the service recovers by itself.
         with contextlib.suppress(Exception):
-            await store.load_scripts()
+            await store.scripts.load()
         app.state.settings = settings
         app.state.store = store
         app.state.gateway = g
@@ -178,7 +179,7 @@ def create_app(
         app.state.history = EventHistory(r)
         app.state.statistics = Statistics(r)
         # Its own connections: the sweep's background traffic never takes the connection a
-        # request's script ran on before that request's WAIT (storage/redis_store.py).
+        # request's script ran on before that request's WAIT (storage/scripts.py).
         sweep_redis = connect_redis(settings) if own_redis else r
         sweeper = Sweeper(
             sweep_redis,

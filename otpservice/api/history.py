@@ -22,7 +22,7 @@ from otpservice.events.stats import GROUPS, Statistics
 from otpservice.events.streams import StreamEvent
 from otpservice.events.types import EventPage, StatsOut, VerificationEvents
 from otpservice.storage import keys
-from otpservice.storage.redis_store import DAY_MS
+from otpservice.storage.days import DAY_MS
 
 Since = Annotated[
     str | None,

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from otpservice.errors import StorageUnavailable
 from otpservice.storage import keys
-from otpservice.storage.redis_store import OPERATION_TIMEOUT
+from otpservice.storage.scripts import OPERATION_TIMEOUT
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000

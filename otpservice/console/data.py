@@ -22,7 +22,7 @@ from otpservice.errors import InvalidRequest, StorageUnavailable
 from otpservice.providers.breaker import breaker_key
 from otpservice.providers.routing import Router
 from otpservice.storage import keys
-from otpservice.storage.redis_store import OPERATION_TIMEOUT
+from otpservice.storage.scripts import OPERATION_TIMEOUT
 
 log = structlog.get_logger("otpservice.console")
 

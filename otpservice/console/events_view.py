@@ -18,7 +18,7 @@ from otpservice.domain.models import phone_tag
 from otpservice.domain.phone import parse_phone
 from otpservice.errors import InvalidPhone, InvalidRequest, StorageUnavailable
 from otpservice.storage import keys
-from otpservice.storage.redis_store import OPERATION_TIMEOUT
+from otpservice.storage.scripts import OPERATION_TIMEOUT
 
 LIVE_FIRST_PAGE = 50  # events shown when the Live page opens
 LIVE_BATCH = 200  # at most this many new events per stream per poll

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from otpservice.config import ClientKey, Settings
 from otpservice.errors import StorageUnavailable
 from otpservice.storage.keys import SHARED
-from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 
 SESSION_COOKIE = "otp_console"
 PRE_SESSION_COOKIE = "otp_console_pre"  # carries the sign-in form's CSRF token seed

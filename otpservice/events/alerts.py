@@ -10,7 +10,7 @@ from otpservice.domain.ports import Balance
 from otpservice.errors import StorageUnavailable
 from otpservice.events.scripts import register
 from otpservice.storage import keys
-from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 
 BALANCE_STATE = f"{keys.SHARED}:balance"
 

@@ -29,7 +29,7 @@ from otpservice.errors import OtpError, ProviderError, StorageUnavailable
 from otpservice.events.scripts import register
 from otpservice.events.streams import StreamEvent, StreamGroup, all_streams, run_forever
 from otpservice.storage import keys
-from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 from otpservice.webhooks_config import DeliveryTrackingSettings
 
 log = structlog.get_logger("otpservice.delivery")

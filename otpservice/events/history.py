@@ -17,7 +17,7 @@ from typing import Any
 from otpservice.events.streams import StreamEvent, parse_entry
 from otpservice.events.types import EventOut
 from otpservice.storage import keys
-from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 
 BATCH = 500
 PARTS: list[int | str] = [*range(keys.PARTITIONS), "g"]

@@ -25,13 +25,8 @@ from redis.exceptions import RedisError
 
 from otpservice.events.scripts import register
 from otpservice.storage import keys
-from otpservice.storage.redis_store import (
-    DAY_MS,
-    OPERATION_TIMEOUT,
-    AnyRedis,
-    refusals_ttl_ms,
-    utc_day,
-)
+from otpservice.storage.days import DAY_MS, refusals_ttl_ms, utc_day
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 
 log = structlog.get_logger("otpservice.events.refusals")
 

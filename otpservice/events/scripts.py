@@ -1,4 +1,4 @@
-"""The events package's Lua scripts, loaded like the store's (storage/redis_store.py).
+"""The events package's Lua scripts, loaded like the store's (storage/scripts.py).
 
 A script that calls ``emit_event(`` or ``count_refusal(`` gets the event prelude
 (storage/lua/events.lua); the webhook scripts (``wh_*``) get the endpoint-keys prelude
@@ -11,7 +11,7 @@ from importlib import resources
 
 from redis.commands.core import AsyncScript
 
-from otpservice.storage.redis_store import AnyRedis
+from otpservice.storage.scripts import AnyRedis
 
 
 def _lua(package: str, name: str) -> str:

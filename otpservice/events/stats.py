@@ -14,7 +14,8 @@ from typing import Any
 
 from otpservice.events.types import StatsRow
 from otpservice.storage import keys
-from otpservice.storage.redis_store import DAY_MS, OPERATION_TIMEOUT, AnyRedis, utc_day
+from otpservice.storage.days import DAY_MS, utc_day
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 
 HOUR_MS = 3_600_000
 GROUPS = ("country", "prefix", "client", "hour", "day")

@@ -21,7 +21,7 @@ import structlog
 from redis.exceptions import RedisError, ResponseError
 
 from otpservice.storage import keys
-from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 
 log = structlog.get_logger("otpservice.events")
 

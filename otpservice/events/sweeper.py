@@ -25,14 +25,9 @@ from redis.exceptions import RedisError
 
 from otpservice.domain.models import VerificationRef
 from otpservice.storage import keys
+from otpservice.storage.days import DAY_MS, utc_day
 from otpservice.storage.record import text
-from otpservice.storage.redis_store import (
-    DAY_MS,
-    OPERATION_TIMEOUT,
-    AnyRedis,
-    load_script_source,
-    utc_day,
-)
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis, load_script_source
 
 log = structlog.get_logger("otpservice.events.sweeper")
 

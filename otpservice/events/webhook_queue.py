@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from otpservice.errors import StorageUnavailable
 from otpservice.events.scripts import register
 from otpservice.storage import keys
-from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 from otpservice.webhooks_config import WebhookEndpoint, WebhookSettings
 
 SCRIPTS = ("wh_enqueue", "wh_take", "wh_result", "wh_resend", "wh_dead_list")

@@ -36,7 +36,7 @@ from otpservice.errors import StorageUnavailable
 from otpservice.events.signing import sign
 from otpservice.events.streams import StreamEvent, StreamGroup, all_streams, run_forever
 from otpservice.events.webhook_queue import Taken, WebhookQueue
-from otpservice.storage.redis_store import AnyRedis
+from otpservice.storage.scripts import AnyRedis
 from otpservice.webhooks_config import (
     ALL_CLIENTS,
     WebhookEndpoint,

@@ -11,7 +11,8 @@ from otpservice.domain.ports import ScriptCall
 from otpservice.guard.settings import GuardSettings
 from otpservice.storage import keys
 from otpservice.storage.record import text
-from otpservice.storage.redis_store import AnyRedis, RedisStore
+from otpservice.storage.redis_store import RedisStore
+from otpservice.storage.scripts import AnyRedis
 
 
 class Block(msgspec.Struct, frozen=True):
@@ -50,11 +51,11 @@ class GuardStore:
 
     async def record_approval(self, tag: str, country: str, prefix: str) -> None:
         """The same write on its own."""
-        await self._store.run_script(*self.approval_write(tag, country, prefix))
+        await self._store.scripts.run(*self.approval_write(tag, country, prefix))
 
     async def blocks(self) -> list[Block]:
         redis: AnyRedis = self._store.redis
-        async with self._store.bounded("Storage is unavailable."):
+        async with self._store.scripts.bounded("Storage is unavailable."):
             now_s, now_us = await redis.time()
             now_ms = int(now_s) * 1000 + int(now_us) // 1000
             members = await redis.zrangebyscore(keys.GUARD_BLOCKS, now_ms, "+inf")
@@ -88,7 +89,7 @@ class GuardStore:
         else:
             block, strikes = keys.guard_country("b", subject), keys.guard_country("k", subject)
             flag, member, cc, px = keys.guard_country("x", subject), f"c:{subject}", subject, ""
-        reply = await self._store.run_script(
+        reply = await self._store.scripts.run(
             "guard_unblock",
             [block, strikes, keys.GUARD_BLOCKS, keys.SHARED_EVENTS, flag],
             [member, admin, cc, px, "1" if forget else "0"],

@@ -52,13 +52,13 @@ class RuntimePolicy:
         self.effective = base
 
     async def _load(self) -> tuple[int, dict[str, str]]:
-        reply = await self._store.run_script("policy_load", [keys.POLICY, keys.POLICY_VERSION], [])
+        reply = await self._store.scripts.run("policy_load", [keys.POLICY, keys.POLICY_VERSION], [])
         values = [text(v) for v in reply]
         return int(values[0]), dict(zip(values[1::2], values[2::2], strict=True))
 
     async def refresh(self) -> bool:
         """Apply what Redis holds if its version moved; True when something was applied."""
-        async with self._store.bounded("Storage is unavailable."):
+        async with self._store.scripts.bounded("Storage is unavailable."):
             raw = await self._store.redis.get(keys.POLICY_VERSION)
         if int(raw or 0) == self.version:
             return False
@@ -116,7 +116,7 @@ class RuntimePolicy:
                 raise InvalidPolicy(str(exc)) from exc
             resets = sorted(drop - set(set_))
             shown = {k: ("(hidden)" if k in UNSHOWN else v) for k, v in sorted(set_.items())}
-            reply = await self._store.run_script(
+            reply = await self._store.scripts.run(
                 "policy_set",
                 [keys.POLICY, keys.POLICY_VERSION, keys.SHARED_EVENTS],
                 [

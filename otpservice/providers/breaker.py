@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from otpservice.events.scripts import event_prelude
 from otpservice.provider_config import BreakerSettings
 from otpservice.storage.keys import SHARED, SHARED_EVENTS
-from otpservice.storage.redis_store import AnyRedis
+from otpservice.storage.scripts import AnyRedis
 
 log = structlog.get_logger("otpservice.breaker")
 OPERATION_TIMEOUT: Final = 2.0

@@ -24,11 +24,11 @@ from redis.exceptions import DataError
 from redis.maint_notifications import MaintNotificationsConfig
 
 from otpservice.config import ConfigError, Settings
-from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 
 HEALTH_CHECK_SECONDS = 15
 # Data connections: no socket timeout, the store bounds every operation itself
-# (redis_store.OPERATION_TIMEOUT, and why). Connecting stays bounded here.
+# (storage/scripts.py: OPERATION_TIMEOUT, and why). Connecting stays bounded here.
 _TIMEOUTS: dict[str, Any] = {
     "socket_timeout": None,
     "socket_connect_timeout": OPERATION_TIMEOUT,

@@ -18,7 +18,7 @@ What the wrapper gave that still holds:
 * ``NOSCRIPT`` (a restarted or flushed Redis) runs the script by its source, which caches it.
 
 There is no silent retry after a failed exchange: a script that may have run is not run
-twice; the caller learns the outcome is unknown (storage/redis_store.py).
+twice; the caller learns the outcome is unknown (storage/scripts.py).
 
 A write that must reach a replica (``OTP_REDIS_WAIT_REPLICAS``) is followed by ``WAIT`` on
 the same connection: WAIT counts the replicas that have the writes of the connection it is

@@ -7,7 +7,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from otpservice.storage.redis_store import OPERATION_TIMEOUT, AnyRedis, RedisStore
+from otpservice.storage.redis_store import RedisStore
+from otpservice.storage.scripts import OPERATION_TIMEOUT, AnyRedis
 
 
 def _per_node(info: Any) -> list[dict[str, Any]]:
@@ -29,7 +30,7 @@ async def redis_findings(
     problems: list[str] = []
     warnings: list[str] = []
     try:
-        await store.load_scripts()
+        await store.scripts.load()
     except Exception:  # StorageUnavailable: the user may not run SCRIPT LOAD / EVALSHA
         problems.append("cannot load the Lua scripts (check the ACL user's permissions)")
     try:

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from importlib import resources
 from typing import Any
-
-from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
-from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
 from otpservice.config import Settings
 from otpservice.domain.models import Status, Verification, VerificationRef
@@ -31,12 +21,11 @@ from otpservice.domain.requester import Requester
 from otpservice.errors import (
     NotFoundReason,
     RateLimited,
-    StorageUnavailable,
     VerificationNotFound,
 )
 from otpservice.guard.settings import GuardSettings
 from otpservice.storage import keys
-from otpservice.storage.direct import DirectScripts, NodeScripts
+from otpservice.storage.days import DAY_MS, refusals_ttl_ms, utc_day
 from otpservice.storage.record import (
     pack_code_hash,
     rid_bytes,
@@ -45,110 +34,10 @@ from otpservice.storage.record import (
     unpack_code_hash,
     verification_of,
 )
+from otpservice.storage.scripts import AnyRedis, ScriptRunner
 from otpservice.storage.shared_plan import SharedPlan
 from otpservice.throttling.policies import CheckBackoff, Limits
 from otpservice.throttling.shares import BudgetShares
-
-AnyRedis = Redis | RedisCluster
-
-# Every store operation, reads and writes together, must finish within this. The clients
-# carry no socket timeout of their own (storage/connect.py): redis-py bounds each write
-# with asyncio.wait_for, which on Python 3.11 wraps it in a new task, ~10% of a refused
-# request's CPU (bench/); one asyncio.timeout here costs a timer.
-OPERATION_TIMEOUT = 2.0
-
-SCRIPTS = (
-    "shared_reserve",
-    "shared_refund",
-    "idempotency_store",
-    "phone_reserve",
-    "phone_release",
-    "phone_commit",
-    "check_reserve",
-    "check_approve",
-    "check_reject",
-    "set_status",
-    "verification_load",
-    "guard_approve",
-    "guard_unblock",
-    "policy_set",
-    "policy_load",
-)
-
-
-# What a caller may be told when a script's reply does not come (a timeout, a dropped
-# connection): Redis may have run the script or not. A read changed nothing either way; a
-# write may have happened, so its answer says so, never "nothing was changed".
-READ_ONLY_SCRIPTS = frozenset({"verification_load", "policy_load"})
-_UNKNOWN_WRITE = {
-    "shared_reserve": "Storage is unavailable; no SMS was sent. The attempt may have counted "
-    "toward the sending limits.",
-    "phone_reserve": "Storage is unavailable; no SMS was sent. The attempt may have counted "
-    "toward the sending limits.",
-    "phone_commit": "Storage is unavailable after the SMS was sent; the code may not have "
-    "been recorded. Request a new code.",
-    "idempotency_store": "Storage is unavailable after the SMS was sent; the code was "
-    "recorded, but a retry with this Idempotency-Key may not replay this answer.",
-    "check_reserve": "Storage is unavailable; this check may have used an attempt.",
-    "check_approve": "Storage is unavailable; the approval may have been recorded. Read the "
-    "verification before checking again.",
-    "check_reject": "Storage is unavailable; the failed attempt may have been recorded.",
-}
-_UNKNOWN_DEFAULT = "Storage is unavailable; the change may have been recorded or not."
-
-
-def unknown_outcome(script: str) -> str:
-    """The 503's detail when ``script``'s reply was lost: only what is known."""
-    if script in READ_ONLY_SCRIPTS:
-        return "Storage is unavailable; nothing was changed."
-    return _UNKNOWN_WRITE.get(script, _UNKNOWN_DEFAULT)
-
-
-def _lua(name: str, package: str = "otpservice.storage") -> str:
-    return (resources.files(package) / "lua" / f"{name}.lua").read_text("utf-8")
-
-
-_EVENT_CALLS = ("emit_event(", "emit_verification_event(", "count_refusal(")
-# OTP_EVENTS=0 (for measuring what events cost): the helpers do nothing.
-_EVENTS_OFF = "emit_event = function() return false end\ncount_refusal = function() end"
-
-
-def load_script_source(
-    name: str, *, package: str = "otpservice.storage", events: bool = True
-) -> str:
-    """A script as Redis runs it: one that reads or writes a verification gets the record's
-    layout and helpers (verification.lua) prepended, one that records events or refusals
-    the event helpers (storage/lua/events.lua) after it."""
-    source = _lua(name, package)
-    preludes = []
-    if "load_verification(" in source or "save_verification(" in source:
-        preludes.append(_lua("verification"))
-    if any(call in source for call in (*_EVENT_CALLS, "guard_judge(")):
-        preludes.append(_lua("events"))
-        if not events:
-            preludes.append(_EVENTS_OFF)
-    if "guard_judge(" in source:
-        preludes.append(_lua("guard"))  # the fraud guard's decisions, for shared_reserve
-    return "\n".join([*preludes, source])
-
-
-DAY_MS = 86_400_000
-
-
-def utc_day(ms: int) -> str:
-    """YYYYMMDD of a time in epoch ms, UTC: the suffix of the per-day counter keys."""
-    return _utc_day_of(ms // DAY_MS)
-
-
-@functools.lru_cache(maxsize=8)  # every request asks for today's
-def _utc_day_of(day: int) -> str:
-    return time.strftime("%Y%m%d", time.gmtime(day * 86_400))
-
-
-def refusals_ttl_ms(history_ms: int) -> int:
-    """Today's refusal counts live until the end of the day plus the history's retention."""
-    now = int(time.time() * 1000)
-    return now // DAY_MS * DAY_MS + DAY_MS + history_ms - now
 
 
 def _seconds(ms: Any) -> float:
@@ -164,7 +53,9 @@ def _approved(reply: Any) -> bool:
 
 
 class RedisStore:
-    """Runs the scripts. Redis errors become StorageUnavailable (the API answers 503)."""
+    """Says which script runs with which keys and arguments, and reads the replies;
+    storage/scripts.py runs them (Redis errors become StorageUnavailable: the API answers
+    503)."""
 
     def __init__(
         self,
@@ -188,9 +79,6 @@ class RedisStore:
         self._ttl_ms = code_ttl_seconds * 1000
         self._idem_ttl_ms = idempotency_ttl_seconds * 1000
         self._accept_previous = "1" if accept_previous_code else "0"
-        self._wait_replicas = wait_replicas
-        self._wait_timeout_ms = wait_timeout_ms
-        self._events = events
         self._history_ms = history_days * DAY_MS
         self.apply_policy(
             limits,
@@ -200,19 +88,13 @@ class RedisStore:
             max_sends=max_sends,
             resend_cooldown_seconds=resend_cooldown_seconds,
         )
-        sources = {name: load_script_source(name, events=events) for name in SCRIPTS}
-        self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(source) for name, source in sources.items()
-        }
-        # One node (or Sentinel's primary): script calls skip redis-py's command layers.
-        shas = {name: script.sha for name, script in self._scripts.items()}
-        # Writes that wait for a replica: the script and its WAIT on one connection.
-        self._waiting: DirectScripts | NodeScripts
-        self._direct: DirectScripts | None = None
-        if isinstance(redis, RedisCluster):
-            self._waiting = NodeScripts(redis, sources, shas)
-        else:
-            self._waiting = self._direct = DirectScripts(redis, sources, shas)
+        self.scripts = ScriptRunner(
+            redis, events=events, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms
+        )
+
+    async def ping(self) -> bool:
+        """Ready: Redis answers and every script is loaded (a restarted Redis gets them)."""
+        return await self.scripts.ping()
 
     def apply_policy(
         self,
@@ -231,106 +113,6 @@ class RedisStore:
         self._max_sends = max_sends
         self._cooldown_seconds = resend_cooldown_seconds
         self.plan = SharedPlan(limits, shares, guard)
-
-    async def _run(
-        self,
-        name: str,
-        keys_: Sequence[str],
-        args: Sequence[Any],
-        wrote: Callable[[Any], bool] | None = None,
-    ) -> Any:
-        """A script, bounded, with Redis errors as StorageUnavailable. With replicas
-        configured, a reply that ``wrote`` says is a write must be acknowledged by them (fail
-        closed); the WAIT goes on the connection that wrote, as it counts only that
-        connection's writes (storage/direct.py)."""
-        acked: int | None = None
-        try:
-            if wrote is not None and self._wait_replicas > 0:
-                wait = (self._wait_replicas, self._wait_timeout_ms, wrote)
-                async with asyncio.timeout(OPERATION_TIMEOUT + self._wait_timeout_ms / 1000):
-                    reply, acked = await self._waiting.call(name, keys_, args, wait)
-            else:
-                async with asyncio.timeout(OPERATION_TIMEOUT):
-                    if self._direct is not None:
-                        return await self._direct.run(name, keys_, args)
-                    return await self._scripts[name](keys=list(keys_), args=list(args))
-        except (RedisError, TimeoutError) as exc:
-            raise StorageUnavailable(unknown_outcome(name)) from exc
-        if acked is not None and acked < self._wait_replicas:
-            raise StorageUnavailable("A replica did not acknowledge the write in time.")
-        return reply
-
-    async def _run_beside(
-        self,
-        name: str,
-        keys_: Sequence[str],
-        args: Sequence[Any],
-        wrote: Callable[[Any], bool],
-        beside: ScriptCall,
-    ) -> tuple[Any, bool]:
-        """``name``'s reply, as ``_run`` gives it, and whether ``beside`` (a script under
-        another hash tag) was written too. On one node without replicas to wait for, both go
-        in one round trip; else (a Cluster, where the two tags live on different nodes, or a
-        WAIT that belongs to the first write's connection) side by side."""
-        if self._direct is not None and self._wait_replicas == 0:
-            try:
-                async with asyncio.timeout(OPERATION_TIMEOUT):
-                    reply, other = await self._direct.run_pair((name, keys_, args), beside)
-            except (RedisError, TimeoutError) as exc:
-                raise StorageUnavailable(unknown_outcome(name)) from exc
-            return reply, not isinstance(other, RedisError)
-        outcomes: tuple[Any, Any] = await asyncio.gather(
-            self._run(name, keys_, args, wrote), self._run(*beside), return_exceptions=True
-        )
-        first, other = outcomes
-        if isinstance(first, BaseException):
-            raise first
-        if isinstance(other, BaseException) and not isinstance(other, StorageUnavailable):
-            raise other
-        return first, not isinstance(other, StorageUnavailable)
-
-    async def run_script(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
-        """One of SCRIPTS, bounded and with Redis errors as StorageUnavailable (for the
-        guard's and the runtime policy's stores, which share this store's scripts)."""
-        return await self._run(name, keys_, args)
-
-    def bounded(self, failure: str) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._bounded(failure)
-
-    @contextlib.asynccontextmanager
-    async def _bounded(
-        self, failure: str, seconds: float = OPERATION_TIMEOUT
-    ) -> AsyncIterator[None]:
-        """A Redis call outside the scripts: bounded in time, failures as StorageUnavailable."""
-        try:
-            async with asyncio.timeout(seconds):
-                yield
-        except (RedisError, TimeoutError) as exc:
-            raise StorageUnavailable(failure) from exc
-
-    async def ping(self) -> bool:
-        """Redis answers and every script is loaded (a restarted Redis gets them again)."""
-        try:
-            async with self._bounded("Storage is unavailable."):
-                if not await self.redis.ping():
-                    return False
-                shas = [script.sha for script in self._scripts.values()]
-                exists = await self.redis.script_exists(*shas)
-            loaded = (
-                all(all(v) for v in exists.values()) if isinstance(exists, dict) else all(exists)
-            )
-            if not loaded:
-                await self.load_scripts()
-            return True
-        except StorageUnavailable:
-            return False
-
-    async def load_scripts(self) -> None:
-        async with self._bounded("Storage is unavailable."):
-            for name in SCRIPTS:
-                await self.redis.script_load(load_script_source(name, events=self._events))
-
-    # -- sends -------------------------------------------------------------------------
 
     def _shared_keys(
         self, plan: SharedPlan, t: SendTarget, idem: tuple[str, str] | None
@@ -376,7 +158,7 @@ class RedisStore:
             self._refusals_ttl_ms(),
         ]
         keys_ = [*keys_, keys.refusals_day("g", utc_day(int(time.time() * 1000)))]
-        reply = await self._run("shared_reserve", keys_, args)
+        reply = await self.scripts.run("shared_reserve", keys_, args)
         kind = text(reply[0])
         if kind == "ok":
             return SharedVerdict(
@@ -412,7 +194,7 @@ class RedisStore:
         remove_guard_member: bool = False,
     ) -> None:
         keys_, _, guard_at = self._shared_keys(self.plan, target, idempotency)
-        await self._run(
+        await self.scripts.run(
             "shared_refund",
             keys_,
             [
@@ -428,7 +210,7 @@ class RedisStore:
     async def store_idempotent(
         self, target: SendTarget, idempotency: tuple[str, str], body: bytes
     ) -> None:
-        await self._run(
+        await self.scripts.run(
             "idempotency_store",
             [keys.idempotency(target.client, idempotency[0])],
             [idempotency[1], body, self._idem_ttl_ms],
@@ -466,7 +248,7 @@ class RedisStore:
             # tapping "resend": their network's share is at least that much.
             share_10m = _widened(share_10m, pacing.phone_10m)
             share_24h = _widened(share_24h, pacing.phone_24h)
-        reply = await self._run(
+        reply = await self.scripts.run(
             "phone_reserve",
             [
                 keys.verification(ref),
@@ -531,7 +313,7 @@ class RedisStore:
                 failure.mode,
             ]
         args.append(target.requester.bucket)
-        await self._run(
+        await self.scripts.run(
             "phone_release",
             [keys.send_lock(ref), keys.send_log(target.tag), keys.phone_events(target.tag)],
             args,
@@ -553,7 +335,7 @@ class RedisStore:
         ref = self._ref(target, rid)
         pace = self._pacing(pacing)
         ttl_ms = ttl_seconds * 1000 if ttl_seconds else self._ttl_ms
-        reply = await self._run(
+        reply = await self.scripts.run(
             "phone_commit",
             [
                 keys.verification(ref),
@@ -589,18 +371,18 @@ class RedisStore:
 
     async def link_rid(self, rid: str, verification_id: str, ttl_seconds: float) -> None:
         # One plain SET of a value that never changes for a rid: no read-modify-write.
-        async with self._bounded("Storage is unavailable; nothing was sent."):
+        async with self.scripts.bounded("Storage is unavailable; nothing was sent."):
             await self.redis.set(keys.rid_link(rid), verification_id, px=int(ttl_seconds * 1000))
 
     async def resolve_rid(self, rid: str) -> str | None:
-        async with self._bounded("Storage is unavailable."):
+        async with self.scripts.bounded("Storage is unavailable."):
             found = await self.redis.get(keys.rid_link(rid))
         return None if found is None else text(found)
 
     # -- reads and checks --------------------------------------------------------------
 
     async def load(self, ref: VerificationRef) -> Verification | None:
-        fields = await self._run("verification_load", [keys.verification(ref)], [])
+        fields = await self.scripts.run("verification_load", [keys.verification(ref)], [])
         if not fields:
             return None
         found = verification_of(fields, ref)
@@ -612,7 +394,7 @@ class RedisStore:
         self, ref: VerificationRef, client: str, who: Requester, token: str
     ) -> Attempt:
         back: CheckBackoff = self.limits.check_backoff
-        reply = await self._run(
+        reply = await self.scripts.run(
             "check_reserve",
             [
                 keys.verification(ref),
@@ -681,16 +463,18 @@ class RedisStore:
         ]
         written: bool | None = None
         if beside is None:
-            reply = await self._run("check_approve", keys_, args, _approved)
+            reply = await self.scripts.run("check_approve", keys_, args, _approved)
         else:
-            reply, written = await self._run_beside("check_approve", keys_, args, _approved, beside)
+            reply, written = await self.scripts.run_beside(
+                "check_approve", keys_, args, _approved, beside
+            )
         if text(reply[0]) != "approved":
             raise VerificationNotFound(_reason(text(reply[1])))
         return int(text(reply[1])), written
 
     async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
         full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        reply = await self._run(
+        reply = await self.scripts.run(
             "check_reject",
             [keys.verification(full), keys.phone_events(ref.tag)],
             [rid_bytes(attempt.rid), attempt.attempts_left, _head(ref)],
@@ -699,7 +483,7 @@ class RedisStore:
         return Status(status) if status in Status._value2member_map_ else Status.PENDING
 
     async def set_status(self, ref: VerificationRef, client: str, status: Status) -> None:
-        reply = await self._run(
+        reply = await self.scripts.run(
             "set_status",
             [keys.verification(ref), keys.phone_events(ref.tag)],
             [client, rid_bytes(ref.rid), status.value, _head(ref)],

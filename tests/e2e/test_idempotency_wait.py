@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from otpservice.storage.redis_store import load_script_source
+from otpservice.storage.scripts import load_script_source
 from tests.e2e.conftest import WEB_KEY, Api, Sim, service_env
 from tests.support.servers import ServiceServer
 

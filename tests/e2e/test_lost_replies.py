@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from otpservice.storage.redis_store import load_script_source
+from otpservice.storage.scripts import load_script_source
 from tests.e2e.conftest import Api, Sim, service_env
 from tests.support.lossy_proxy import LossyProxy, lossy_proxy
 from tests.support.servers import RedisProcess, ServiceServer

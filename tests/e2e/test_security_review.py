@@ -10,7 +10,7 @@ import redis
 
 from otpservice.domain.models import phone_tag
 from otpservice.storage import keys
-from otpservice.storage.redis_store import utc_day
+from otpservice.storage.days import utc_day
 from tests.e2e.conftest import (
     OTHER_KEY,
     SECRET,

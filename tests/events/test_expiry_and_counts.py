@@ -8,7 +8,7 @@ import time
 import redis
 
 from otpservice.storage import keys
-from otpservice.storage.redis_store import utc_day
+from otpservice.storage.days import utc_day
 from tests.e2e.conftest import OTHER_KEY, ServiceFactory, Sim, wait_until
 from tests.events.streams import raw_events, types_of
 

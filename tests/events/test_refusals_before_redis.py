@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from otpservice.events.refusals import RefusalCounts
 from otpservice.storage import keys
-from otpservice.storage.redis_store import utc_day
+from otpservice.storage.days import utc_day
 from tests.e2e.conftest import ADMIN_KEY, OTHER_KEY, Api, Sim, service_env, wait_until
 from tests.events.streams import raw_events
 from tests.ops.test_metrics import scrape, value

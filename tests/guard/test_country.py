@@ -36,7 +36,7 @@ async def scenario(url: str, block_countries: frozenset[str]) -> tuple[list[str]
     client = aredis.Redis.from_url(url)
     await client.flushall()
     store = store_for(client, settings)
-    await store.load_scripts()
+    await store.scripts.load()
     outcomes: list[str] = []
     try:
         # A customer converts (and is now returning); numbers on other prefixes never do.

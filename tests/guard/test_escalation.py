@@ -34,7 +34,7 @@ async def scenario(url: str) -> list[tuple[str, float]]:
     settings = msgspec.structs.replace(settings_for(GuardMode.ENFORCE), guard=guard())
     client = aredis.Redis.from_url(url)
     store = store_for(client, settings)
-    await store.load_scripts()
+    await store.scripts.load()
     serial = iter(range(10_000))
     blocks: list[tuple[str, float]] = []
 

@@ -38,7 +38,7 @@ async def run(url: str, mode: GuardMode) -> sim.Outcome:
     client = aredis.Redis(connection_pool=pool)
     try:
         store = store_for(client, settings)
-        await store.load_scripts()
+        await store.scripts.load()
         outcome = await sim.simulate(settings, store, GuardStore(store, settings.guard))
         for _, fields in await client.xrange("otp:{g}:ev"):
             data = msgspec.json.decode(fields[b"d"])

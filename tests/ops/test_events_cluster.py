@@ -12,7 +12,7 @@ import redis
 
 from otpservice.domain.models import VerificationRef
 from otpservice.storage import keys
-from otpservice.storage.redis_store import utc_day
+from otpservice.storage.days import utc_day
 from tests.e2e.conftest import wait_until
 from tests.events.streams import raw_events, types_of
 from tests.ops.conftest import ADMIN_KEY, WEB_KEY, Api, Sim, service_env

@@ -13,7 +13,7 @@ import redis.asyncio as aredis
 
 from otpservice.events.sweeper import Sweeper
 from otpservice.storage import keys
-from otpservice.storage.redis_store import utc_day
+from otpservice.storage.days import utc_day
 from tests.support.receiver import Receiver
 from tests.support.servers import ServiceServer
 from tests.webhooks.conftest import Api, Sim, hooks_env, service_env, wait_until
