@@ -5,8 +5,11 @@ built from its documentation and NOTES.md, so contract tests compare two
 independent readings rather than the client with itself.
 """
 
-from .app import SimulatedReset, create_simulator, print_r, render_inbox
+from .app import create_simulator
+from .faults import SimulatedReset
+from .inbox import render_inbox
 from .state import Account, Faults, InboxMessage, SimulatorState, sms_parts
+from .wire import print_r
 
 __all__ = [
     "Account",
