@@ -52,3 +52,9 @@ def test_a_decimal_is_not_a_code() -> None:
     text = '{"expires_in_seconds":3599.972}'
     assert find_leaks([("response", text)], ["3599"], []) == []
     assert find_leaks([("response", text + ' "code": "3599"')], ["3599"], []) != []
+
+
+def test_a_providers_sms_balance_is_not_a_code() -> None:
+    text = '{"providers":[{"name":"backup","balance_sms":9999,"low_balance":false}]}'
+    assert find_leaks([("response", text)], ["9999"], []) == []
+    assert find_leaks([("response", text + ' "code": "9999"')], ["9999"], []) != []
