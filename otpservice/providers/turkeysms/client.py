@@ -1,31 +1,23 @@
 """A client of one Turkey SMS API v3 account (routed by ``provider.TurkeySmsProvider``).
 
-Secrets (the API key, message texts, OTP codes) are kept out of everything httpx can
-see or log: query-string secrets travel in a request extension and are merged into
-the URL only by ``_SecretQueryTransport`` right before the wire, so the ``Request``
-httpx logs and attaches to responses never holds them. A logging filter on the httpx
-and httpcore loggers redacts ``api_key=``/``text=``/``otp_code=`` as a second line of
-defence, and every body snippet put into an error goes through ``Redactor``.
+Secrets (the API key, message texts, OTP codes) are kept out of everything httpx can see
+or log, and out of every error's body snippet: redaction.py says how.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
-from urllib.parse import quote, quote_plus
 
 import httpx
 import structlog
 
-from otpservice.domain.phone import mask_digits
 from otpservice.domain.ports import Balance, Delivery, Lang, SentSms
 from otpservice.errors import ProviderError
 
@@ -37,20 +29,18 @@ from .errors import (
     error_for_code,
     known_codes,
 )
+from .redaction import (
+    SECRET_QUERY,
+    Redactor,
+    SecretQueryTransport,
+    install_log_redaction,
+    mask_msisdn,
+)
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "ProviderTimeouts",
-    "Redactor",
-    "TurkeySmsClient",
-    "install_log_redaction",
-    "mask_msisdn",
-]
+__all__ = ["DEFAULT_BASE_URL", "ProviderTimeouts", "TurkeySmsClient"]
 
 DEFAULT_BASE_URL: Final = "https://turkeysms.com.tr/api/v3"
 LANG_CODES: Final = {Lang.EN: 0, Lang.TR: 1, Lang.AR: 2}
-_SECRET_EXT: Final = "otpservice.secret_query"  # noqa: S105 - a name, not a secret
-_SECRET_FIELDS: Final = "api_key|otp_code|text"  # noqa: S105 - field names
 _BACKOFF_BASE: Final = 0.1
 _BACKOFF_CAP: Final = 1.0
 # Codes that mean "sent" or "checked"; paired with result=false they are contradictions.
@@ -67,113 +57,6 @@ class ProviderTimeouts:
     connect: float = 3.0
     read: float = 10.0
     total: float = 15.0
-
-
-# --- redaction ------------------------------------------------------------------------
-
-_JSON_FIELD = re.compile(rf'("(?:{_SECRET_FIELDS})"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}}\s]*)')
-_QUERY_FIELD = re.compile(rf"((?:^|[?&;\s])(?:{_SECRET_FIELDS})=)[^&\s\"']*")
-_PRINT_R_FIELD = re.compile(rf"(\[(?:{_SECRET_FIELDS})\]\s*=>\s?)[^\r\n]*")
-
-
-class Redactor:
-    """Removes secret fields by name, plus any literal secret it was given."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        literals: set[str] = set()
-        for s in secrets:
-            if s and len(s) >= 4:
-                literals.update({s, quote(s, safe=""), quote_plus(s)})
-        # Longest first, so a secret containing another is removed whole.
-        self._literals = sorted(literals, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        text = _JSON_FIELD.sub(r'\1"***"', text)
-        text = _QUERY_FIELD.sub(r"\1***", text)
-        text = _PRINT_R_FIELD.sub(r"\1***", text)
-        for s in self._literals:
-            text = text.replace(s, "***")
-        return text
-
-    def snippet(self, body: bytes, limit: int = 160) -> str:
-        """A redacted, truncated, printable view of a body for error messages."""
-        text = self(body[: limit * 4].decode("utf-8", errors="replace"))
-        text = re.sub(r"\s+", " ", text).strip()
-        return text[:limit]
-
-
-_NAME_REDACTOR: Final = Redactor()
-
-
-class _RedactingFilter(logging.Filter):
-    """Rewrites a record's final message with secret query/body fields redacted."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken record is not ours to fix; let logging report it
-            return True
-        redacted = _NAME_REDACTOR(message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
-        return True
-
-
-_FILTER: Final = _RedactingFilter()
-_FILTERED_LOGGERS: Final = (
-    "httpx",
-    "httpcore",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-)
-
-
-def install_log_redaction() -> None:
-    """Attach the redacting filter to the httpx/httpcore loggers (idempotent).
-
-    Logger filters do not apply to records propagated from child loggers, hence the
-    explicit list of httpcore's children.
-    """
-    for name in _FILTERED_LOGGERS:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-
-
-def mask_msisdn(msisdn: str) -> str:
-    """The one mask of ``otpservice.domain.phone`` (last digits hidden); all stars if not digits."""
-    if not msisdn.isdigit():
-        return "*" * len(msisdn)
-    return mask_digits(msisdn)
-
-
-# --- transport ------------------------------------------------------------------------
-
-
-class _SecretQueryTransport(httpx.AsyncBaseTransport):
-    """Merges the secret query parameters into the URL on the way to the wire only."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        secrets = request.extensions.get(_SECRET_EXT)
-        if not secrets:
-            return await self._inner.handle_async_request(request)
-        extensions = {k: v for k, v in request.extensions.items() if k != _SECRET_EXT}
-        wire_request = httpx.Request(
-            request.method,
-            request.url.copy_merge_params(secrets),
-            headers=request.headers,
-            stream=request.stream,
-            extensions=extensions,
-        )
-        return await self._inner.handle_async_request(wire_request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 # --- client ---------------------------------------------------------------------------
@@ -223,7 +106,7 @@ class TurkeySmsClient:
         self._base = base_url.rstrip("/")
         inner = transport or httpx.AsyncHTTPTransport(retries=0)
         self._http = httpx.AsyncClient(
-            transport=_SecretQueryTransport(inner),
+            transport=SecretQueryTransport(inner),
             timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect, pool=timeouts.connect),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "otpservice-turkeysms/1"},
@@ -435,7 +318,7 @@ class TurkeySmsClient:
         is_send: bool,
         redact: Redactor,
     ) -> tuple[int, dict[str, Any]]:
-        extensions = {_SECRET_EXT: dict(secret_query)} if secret_query else None
+        extensions = {SECRET_QUERY: dict(secret_query)} if secret_query else None
         while True:
             call.attempts += 1
             can_retry = call.attempts <= self._retries

@@ -127,7 +127,7 @@ class ProviderProtocolError(ProviderUnavailable):
     Timeouts, resets, 5xx with an unreadable body, HTML, truncated JSON, unknown codes.
     The SMS may have left, hence ``may_have_sent=True`` by default. ``status`` and
     ``snippet`` describe what was received; the caller redacts the snippet before it
-    gets here (see ``client.Redactor``), and it is truncated again as a safety net.
+    gets here (see ``redaction.Redactor``), and it is truncated again as a safety net.
     """
 
     fault = Fault.PROVIDER
