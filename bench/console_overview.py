@@ -186,7 +186,9 @@ def fill_counters(client: redis.Redis, streams: dict[int, list[Any]]) -> None:
             if len(pipe) >= 5000:
                 pipe.execute()
         last = client.xrevrange(keys.event_stream(part), "+", "-", count=1)
-        pipe.set(keys.stats_cursor(part), last[0][0])
+        newest = last[0][0] if last else None
+        if newest is not None:
+            pipe.set(keys.stats_cursor(part), newest)
         pipe.execute()
 
 

@@ -98,17 +98,15 @@ def run_fairness(
     seconds: float,
 ) -> dict[str, Any]:
     """Admission control on (the default) and off, same sizes."""
-    common = {
+    common: dict[str, Any] = {
         "workers": workers,
         "server": server,
         "flows_spec": flows_spec,
         "flood_concurrency": flood_concurrency,
         "seconds": seconds,
     }
-    on = measure(env, log=logs / "service-fair-on.log", **common)  # type: ignore[arg-type]
-    off = measure(  # type: ignore[arg-type]
-        {**env, "OTP_ADMISSION": "0"}, log=logs / "service-fair-off.log", **common
-    )
+    on = measure(env, log=logs / "service-fair-on.log", **common)
+    off = measure({**env, "OTP_ADMISSION": "0"}, log=logs / "service-fair-off.log", **common)
     return {"admission_on": on, "admission_off": off}
 
 

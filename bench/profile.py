@@ -100,7 +100,7 @@ def main() -> None:
             procs.simulator(PROVIDER_KEY, work / "simulator.log") as sim_port,
         ):
             env = service_env(redis_port, sim_port, args.preset, 64)
-            env.update(item.split("=", 1) for item in args.env)  # type: ignore[misc]
+            env.update(item.split("=", 1) for item in args.env)
             if args.kind == "bare":
                 server = procs.baseline(
                     f"redis://127.0.0.1:{redis_port}/0", args.workers, work / "s.log", "granian"

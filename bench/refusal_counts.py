@@ -75,7 +75,13 @@ async def fire_and_forget(port: int, n: int) -> float:
     started = time.process_time()
     for i in range(n):
         if len(tasks) < IN_FLIGHT:
-            args = [refusals_ttl_ms(7 * DAY_MS), "web", "country_not_allowed", "US", 1]
+            args: list[str | int] = [
+                refusals_ttl_ms(7 * DAY_MS),
+                "web",
+                "country_not_allowed",
+                "US",
+                1,
+            ]
             task = asyncio.ensure_future(script(keys=[day_key], args=args))
             tasks.add(task)
             task.add_done_callback(tasks.discard)

@@ -151,7 +151,7 @@ def machine_state() -> dict[str, Any]:
 PHONE_TAG_CHARS = 11  # storage/keys.py: a phone's keyed tag, 8 bytes in base64
 
 
-def memory_breakdown(client: redis.Redis, sample: int = 300) -> dict[str, dict[str, float]]:
+def memory_breakdown(client: redis.Redis, sample: int = 300) -> dict[str, dict[str, Any]]:
     """Keys by class (verification, send log, shared budgets...) with MEMORY USAGE samples."""
     classes: dict[str, list[str]] = {}
     for raw in client.scan_iter(match="otp:*", count=1000):
@@ -168,7 +168,7 @@ def memory_breakdown(client: redis.Redis, sample: int = 300) -> dict[str, dict[s
             parts = key.split(":")
             kind = "shared:" + (":".join(parts[2:4]) if parts[2] == "b" else parts[2])
         classes.setdefault(kind, []).append(key)
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for kind, keys_ in sorted(classes.items()):
         picked = keys_[:sample]
         sizes = [int(client.memory_usage(k, samples=0) or 0) for k in picked]
@@ -346,7 +346,7 @@ def run_bench(
 
             def fairness(config: str) -> dict[str, Any]:
                 spec = {**base, "concurrency": sizes.fair_concurrency}
-                common = {
+                common: dict[str, Any] = {
                     "workers": sizes.workers,
                     "server": sizes.server,
                     "flows_spec": spec,
@@ -354,11 +354,11 @@ def run_bench(
                     "seconds": sizes.fair_seconds,
                 }
                 rclient.flushall()
-                on = measure(envs[config], log=logs / f"fair-{config}-on.log", **common)  # type: ignore[arg-type]
+                on = measure(envs[config], log=logs / f"fair-{config}-on.log", **common)
                 if config != "base":
                     return {"admission_on": on}
                 rclient.flushall()
-                off = measure(  # type: ignore[arg-type]
+                off = measure(
                     {**envs[config], "OTP_ADMISSION": "0"},
                     log=logs / f"fair-{config}-off.log",
                     **common,
@@ -433,7 +433,7 @@ def run_bench(
                     "redis_config": {
                         k: v
                         for k, v in rclient.config_get("*listpack*").items()
-                        if k.startswith(("hash", "zset", "stream"))
+                        if str(k).startswith(("hash", "zset", "stream"))
                     },
                 }
 
