@@ -5,7 +5,6 @@ Every variable starts with ``OTP_``; the README's configuration reference lists 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -16,6 +15,14 @@ import phonenumbers
 from otpservice.config_checks import insecure_findings, provider_url_problem
 from otpservice.domain.codes import PRESETS, HashPreset, is_code_shape
 from otpservice.domain.phone import parse_phone
+from otpservice.env_values import ConfigError as ConfigError  # load_settings raises it
+from otpservice.env_values import (
+    env_bool,
+    env_float,
+    env_int,
+    env_pairs,
+    key_digest,
+)
 from otpservice.errors import InvalidPhone
 from otpservice.guard.settings import GuardSettings
 from otpservice.provider_config import (
@@ -41,10 +48,6 @@ from otpservice.webhooks_config import (
 CLIENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LOCALES = ("en", "tr", "ar")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-class ConfigError(Exception):
-    """Configuration that cannot work. The message names the setting, never its value."""
 
 
 class ClientKey(msgspec.Struct, frozen=True):
@@ -158,100 +161,36 @@ DEFAULT_TEMPLATES = {
 }
 
 
-def key_digest(spec: str) -> bytes:
-    """A key as given in OTP_API_KEYS: the key itself, or 'sha256:<hex>' of it."""
-    if spec.startswith("sha256:"):
-        try:
-            digest = bytes.fromhex(spec[7:])
-        except ValueError as exc:
-            raise ConfigError("a 'sha256:' key is not hex") from exc
-        if len(digest) != 32:
-            raise ConfigError("a 'sha256:' key is not 64 hex digits")
-        return digest
-    if len(spec) < 16:
-        raise ConfigError("an API key is shorter than 16 characters")
-    return hashlib.sha256(spec.encode()).digest()
-
-
-def _pairs(env: Mapping[str, str], name: str) -> list[tuple[str, str]]:
-    """Parse 'a=b,c=d' (whitespace ignored); the error names the variable only."""
-    raw = env.get(name, "").strip()
-    out: list[tuple[str, str]] = []
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        left, sep, right = item.partition("=")
-        if not sep or not left.strip() or not right.strip():
-            raise ConfigError(f"{name}: each entry must look like name=value")
-        out.append((left.strip(), right.strip()))
-    return out
-
-
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number") from exc
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number") from exc
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw == "":
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be true or false")
-
-
 def _limits(env: Mapping[str, str]) -> Limits:
     base = Limits()
     changes: dict[str, object] = {}
     for var, field in QUOTA_ENV.items():
         quota: Quota = getattr(base, field)
-        changes[field] = Quota(_int(env, var, quota.limit, 0, 10_000_000), quota.period)
+        changes[field] = Quota(env_int(env, var, quota.limit, 0, 10_000_000), quota.period)
     burst = base.prefix_burst
     changes["prefix_burst"] = PrefixBurst(
-        numbers=_int(env, "OTP_PREFIX_BURST_NUMBERS", burst.numbers, 0, 1_000_000),
-        window=_int(env, "OTP_PREFIX_BURST_WINDOW_SECONDS", burst.window, 1, 86_400),
-        block=_int(env, "OTP_PREFIX_BLOCK_SECONDS", burst.block, 1, 7 * 86_400),
+        numbers=env_int(env, "OTP_PREFIX_BURST_NUMBERS", burst.numbers, 0, 1_000_000),
+        window=env_int(env, "OTP_PREFIX_BURST_WINDOW_SECONDS", burst.window, 1, 86_400),
+        block=env_int(env, "OTP_PREFIX_BLOCK_SECONDS", burst.block, 1, 7 * 86_400),
     )
-    changes["prefix_drop_digits"] = _int(env, "OTP_PREFIX_DROP_DIGITS", 4, 1, 10)
+    changes["prefix_drop_digits"] = env_int(env, "OTP_PREFIX_DROP_DIGITS", 4, 1, 10)
     back = base.check_backoff
     changes["check_backoff"] = CheckBackoff(
-        free_failures=_int(env, "OTP_CHECK_FREE_FAILURES", back.free_failures, 1, 1000),
-        base_seconds=_float(env, "OTP_CHECK_DELAY_BASE_SECONDS", back.base_seconds, 0.001, 3600),
-        cap_seconds=_float(env, "OTP_CHECK_DELAY_CAP_SECONDS", back.cap_seconds, 0.001, 86_400),
-        daily_failures=_int(env, "OTP_CHECK_DAILY_FAILURES", back.daily_failures, 1, 1_000_000),
-        test_daily_failures=_int(
+        free_failures=env_int(env, "OTP_CHECK_FREE_FAILURES", back.free_failures, 1, 1000),
+        base_seconds=env_float(env, "OTP_CHECK_DELAY_BASE_SECONDS", back.base_seconds, 0.001, 3600),
+        cap_seconds=env_float(env, "OTP_CHECK_DELAY_CAP_SECONDS", back.cap_seconds, 0.001, 86_400),
+        daily_failures=env_int(env, "OTP_CHECK_DAILY_FAILURES", back.daily_failures, 1, 1_000_000),
+        test_daily_failures=env_int(
             env, "OTP_TEST_NUMBER_DAILY_FAILURES", back.test_daily_failures, 1, 1_000_000
         ),
     )
-    changes["period_scale"] = _float(env, "OTP_LIMIT_PERIOD_SCALE", 1.0, 0.0001, 1.0)
+    changes["period_scale"] = env_float(env, "OTP_LIMIT_PERIOD_SCALE", 1.0, 0.0001, 1.0)
     return msgspec.structs.replace(base, **changes)
 
 
 def _clients(env: Mapping[str, str], code_length: int, region: str) -> tuple[ClientKey, ...]:
     tests: dict[str, dict[str, str]] = {}
-    for left, code in _pairs(env, "OTP_TEST_NUMBERS"):
+    for left, code in env_pairs(env, "OTP_TEST_NUMBERS"):
         name, sep, number = left.partition(":")
         if not sep:
             raise ConfigError("OTP_TEST_NUMBERS: each entry must look like client:+number=code")
@@ -262,13 +201,13 @@ def _clients(env: Mapping[str, str], code_length: int, region: str) -> tuple[Cli
         except InvalidPhone as exc:
             raise ConfigError("OTP_TEST_NUMBERS: a number is not a valid mobile number") from exc
         tests.setdefault(name, {})[e164] = code
-    domains = dict(_pairs(env, "OTP_CLIENT_WEBOTP_DOMAINS"))
-    hashes = dict(_pairs(env, "OTP_CLIENT_APP_HASHES"))
+    domains = dict(env_pairs(env, "OTP_CLIENT_WEBOTP_DOMAINS"))
+    hashes = dict(env_pairs(env, "OTP_CLIENT_APP_HASHES"))
     clients: list[ClientKey] = []
     seen: set[str] = set()
     digests: set[bytes] = set()
     for var, admin in (("OTP_API_KEYS", False), ("OTP_ADMIN_API_KEYS", True)):
-        for name, spec in _pairs(env, var):
+        for name, spec in env_pairs(env, var):
             if not CLIENT_NAME.match(name):
                 raise ConfigError(f"{var}: client names use letters, digits, '_' and '-'")
             if name in seen:
@@ -301,23 +240,23 @@ def _clients(env: Mapping[str, str], code_length: int, region: str) -> tuple[Cli
 
 def _admission(env: Mapping[str, str]) -> AdmissionSettings:
     return AdmissionSettings(
-        enabled=_bool(env, "OTP_ADMISSION", True),
-        client_in_flight=_int(env, "OTP_ADMISSION_CLIENT_IN_FLIGHT", 32, 1, 100_000),
-        queue_seconds=_float(env, "OTP_ADMISSION_QUEUE_SECONDS", 0.25, 0.0, 30.0),
-        lag_target_seconds=_float(env, "OTP_ADMISSION_LAG_TARGET_SECONDS", 0.02, 0.001, 10.0),
+        enabled=env_bool(env, "OTP_ADMISSION", True),
+        client_in_flight=env_int(env, "OTP_ADMISSION_CLIENT_IN_FLIGHT", 32, 1, 100_000),
+        queue_seconds=env_float(env, "OTP_ADMISSION_QUEUE_SECONDS", 0.25, 0.0, 30.0),
+        lag_target_seconds=env_float(env, "OTP_ADMISSION_LAG_TARGET_SECONDS", 0.02, 0.001, 10.0),
     )
 
 
 def _server(env: Mapping[str, str]) -> ServerLimits:
     base = ServerLimits()
     return ServerLimits(
-        max_connections=_int(
+        max_connections=env_int(
             env, "OTP_SERVER_MAX_CONNECTIONS", base.max_connections, 16, 1_000_000
         ),
-        header_timeout_seconds=_int(
+        header_timeout_seconds=env_int(
             env, "OTP_SERVER_HEADER_TIMEOUT_SECONDS", base.header_timeout_seconds, 1, 60
         ),
-        body_timeout_seconds=_float(
+        body_timeout_seconds=env_float(
             env, "OTP_SERVER_BODY_TIMEOUT_SECONDS", base.body_timeout_seconds, 0.1, 300
         ),
     )
@@ -329,9 +268,9 @@ def _hash_preset(env: Mapping[str, str]) -> HashPreset:
         raise ConfigError(f"OTP_HASH_PRESET must be one of {', '.join(PRESETS)}")
     preset = PRESETS[name]
     return HashPreset(
-        memory_kib=_int(env, "OTP_ARGON2_MEMORY_KIB", preset.memory_kib, 8, 4_194_304),
-        time_cost=_int(env, "OTP_ARGON2_TIME_COST", preset.time_cost, 1, 100),
-        parallelism=_int(env, "OTP_ARGON2_PARALLELISM", preset.parallelism, 1, 64),
+        memory_kib=env_int(env, "OTP_ARGON2_MEMORY_KIB", preset.memory_kib, 8, 4_194_304),
+        time_cost=env_int(env, "OTP_ARGON2_TIME_COST", preset.time_cost, 1, 100),
+        parallelism=env_int(env, "OTP_ARGON2_PARALLELISM", preset.parallelism, 1, 64),
     )
 
 
@@ -357,9 +296,9 @@ def policy_fields(
         return items
 
     return {
-        "max_checks": _int(env, "OTP_MAX_CHECKS", 5, 1, 20),
-        "max_sends": _int(env, "OTP_MAX_SENDS", 3, 1, 20),
-        "resend_cooldown_seconds": _int(env, "OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
+        "max_checks": env_int(env, "OTP_MAX_CHECKS", 5, 1, 20),
+        "max_sends": env_int(env, "OTP_MAX_SENDS", 3, 1, 20),
+        "resend_cooldown_seconds": env_int(env, "OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
         "allowed_countries": countries,
         "prefix_allow": prefixes("OTP_PREFIX_ALLOW"),
         "prefix_deny": prefixes("OTP_PREFIX_DENY"),
@@ -385,9 +324,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
     code_source = env.get("OTP_CODE_SOURCE", "provider").strip() or "provider"
     if code_source not in {"provider", "local"}:
         raise ConfigError("OTP_CODE_SOURCE must be 'provider' or 'local'")
-    provider_timeout = _float(env, "OTP_PROVIDER_TIMEOUT_SECONDS", 15.0, 0.1, 120)
-    connect_timeout = _float(env, "OTP_PROVIDER_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 60)
-    low_balance_sms = _int(env, "OTP_LOW_BALANCE_SMS", 100, 0, 10_000_000)
+    provider_timeout = env_float(env, "OTP_PROVIDER_TIMEOUT_SECONDS", 15.0, 0.1, 120)
+    connect_timeout = env_float(env, "OTP_PROVIDER_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 60)
+    low_balance_sms = env_int(env, "OTP_LOW_BALANCE_SMS", 100, 0, 10_000_000)
     try:
         providers = load_providers(
             env,
@@ -395,15 +334,15 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
             timeout_seconds=provider_timeout,
             connect_timeout_seconds=connect_timeout,
             low_balance_sms=low_balance_sms,
-            use_get=_bool(env, "OTP_PROVIDER_USE_GET", False),
+            use_get=env_bool(env, "OTP_PROVIDER_USE_GET", False),
         )
     except ProviderConfigError as exc:
         raise ConfigError(str(exc)) from exc
     # Codes are 4-6 digits wherever a provider makes them; that bounds every code.
     code_source = "provider" if providers.generates_codes else "local"
     lo, hi = (4, 6) if code_source == "provider" else (4, 10)
-    code_length = _int(env, "OTP_CODE_LENGTH", 6, lo, hi)
-    code_ttl_seconds = _int(env, "OTP_CODE_TTL_SECONDS", 300, 1, 600)
+    code_length = env_int(env, "OTP_CODE_LENGTH", 6, lo, hi)
+    code_ttl_seconds = env_int(env, "OTP_CODE_TTL_SECONDS", 300, 1, 600)
     region = (env.get("OTP_DEFAULT_REGION", "TR").strip() or "TR").upper()
     templates = dict(DEFAULT_TEMPLATES)
     for locale in LOCALES:
@@ -419,7 +358,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
     if not clients and not development:
         raise ConfigError("OTP_API_KEYS is required (set it in the environment)")
     has_admin = any(c.admin for c in clients)
-    console = _bool(env, "OTP_CONSOLE", development and has_admin)  # dev: on with an admin key
+    console = env_bool(env, "OTP_CONSOLE", development and has_admin)  # dev: on with an admin key
     if console and not has_admin:
         raise ConfigError("OTP_CONSOLE needs an admin key in OTP_ADMIN_API_KEYS to sign in with")
     from otpservice.policy.variables import runtime_variables
@@ -447,7 +386,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         preset=preset,
         provider_urls=provider_urls,
     )
-    allow_insecure = _bool(env, "OTP_ALLOW_INSECURE", False)
+    allow_insecure = env_bool(env, "OTP_ALLOW_INSECURE", False)
     if insecure and not (development or allow_insecure):
         raise ConfigError(
             f"{insecure[0]}; refused outside `otpservice dev` unless OTP_ALLOW_INSECURE=1"
@@ -458,39 +397,41 @@ def load_settings(env: Mapping[str, str] | None = None, *, development: bool = F
         secret=secret.encode(),
         clients=clients,
         redis_url=env.get("OTP_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        redis_cluster=_bool(env, "OTP_REDIS_CLUSTER", False),
+        redis_cluster=env_bool(env, "OTP_REDIS_CLUSTER", False),
         redis_sentinel_master=env.get("OTP_REDIS_SENTINEL_MASTER") or None,
-        redis_wait_replicas=_int(env, "OTP_REDIS_WAIT_REPLICAS", 0, 0, 16),
-        redis_wait_timeout_ms=_int(env, "OTP_REDIS_WAIT_TIMEOUT_MS", 500, 1, 60_000),
+        redis_wait_replicas=env_int(env, "OTP_REDIS_WAIT_REPLICAS", 0, 0, 16),
+        redis_wait_timeout_ms=env_int(env, "OTP_REDIS_WAIT_TIMEOUT_MS", 500, 1, 60_000),
         provider_base_url=env.get("OTP_PROVIDER_BASE_URL", "https://turkeysms.com.tr/api/v3"),
         provider_api_key=env.get("OTP_PROVIDER_API_KEY", ""),
         provider_sender_id=env.get("OTP_PROVIDER_SENDER_ID", ""),
-        provider_use_get=_bool(env, "OTP_PROVIDER_USE_GET", False),
+        provider_use_get=env_bool(env, "OTP_PROVIDER_USE_GET", False),
         provider_timeout_seconds=provider_timeout,
         provider_connect_timeout_seconds=connect_timeout,
         code_source=code_source,
         code_length=code_length,
         code_ttl_seconds=code_ttl_seconds,
-        accept_previous_code=_bool(env, "OTP_ACCEPT_PREVIOUS_CODE", True),
-        events=_bool(env, "OTP_EVENTS", True),
-        history_days=_int(env, "OTP_HISTORY_DAYS", 7, 1, 90),
-        expiry_sweep_seconds=_float(env, "OTP_EXPIRY_SWEEP_SECONDS", 1.0, 0.1, 60),
+        accept_previous_code=env_bool(env, "OTP_ACCEPT_PREVIOUS_CODE", True),
+        events=env_bool(env, "OTP_EVENTS", True),
+        history_days=env_int(env, "OTP_HISTORY_DAYS", 7, 1, 90),
+        expiry_sweep_seconds=env_float(env, "OTP_EXPIRY_SWEEP_SECONDS", 1.0, 0.1, 60),
         default_region=region,
         hash_preset=preset,
-        hash_workers=_int(env, "OTP_HASH_WORKERS", 0, 0, 256),
+        hash_workers=env_int(env, "OTP_HASH_WORKERS", 0, 0, 256),
         templates=templates,
-        idempotency_ttl_seconds=_int(env, "OTP_IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 7 * 86_400),
-        max_body_bytes=_int(env, "OTP_MAX_BODY_BYTES", 16_384, 256, 1_048_576),
+        idempotency_ttl_seconds=env_int(env, "OTP_IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 7 * 86_400),
+        max_body_bytes=env_int(env, "OTP_MAX_BODY_BYTES", 16_384, 256, 1_048_576),
         log_format=log_format,
         log_level=log_level,
-        balance_poll_seconds=_float(env, "OTP_BALANCE_POLL_SECONDS", 300.0, 0, 86_400),
+        balance_poll_seconds=env_float(env, "OTP_BALANCE_POLL_SECONDS", 300.0, 0, 86_400),
         low_balance_sms=low_balance_sms,
         development=development,
         admission=_admission(env),
         console=console,
-        console_session_seconds=_int(env, "OTP_CONSOLE_SESSION_SECONDS", 28_800, 300, 7 * 86_400),
+        console_session_seconds=env_int(
+            env, "OTP_CONSOLE_SESSION_SECONDS", 28_800, 300, 7 * 86_400
+        ),
         server=_server(env),
-        api_docs=_bool(env, "OTP_API_DOCS", development),
+        api_docs=env_bool(env, "OTP_API_DOCS", development),
         insecure_allowed=tuple(insecure) if allow_insecure and not development else (),
         twilio=load_twilio(
             env,

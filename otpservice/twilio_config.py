@@ -23,6 +23,8 @@ from collections.abc import Mapping
 
 import msgspec
 
+from otpservice.env_values import ConfigError, env_pairs, key_digest
+
 ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 API_KEY_SID = re.compile(r"^SK[0-9a-f]{32}$")
 SERVICE_SID = re.compile(r"^VA[0-9a-f]{32}$")
@@ -101,11 +103,10 @@ def load_twilio(
     code_ttl_seconds: int,
 ) -> TwilioSettings:
     """Parse both variables. ``clients`` maps each client name to its test numbers."""
-    from otpservice.config import ConfigError, _pairs, key_digest
 
     accounts: dict[str, str] = {}
     keys: list[tuple[str, str, str]] = []
-    for left, target in _pairs(env, "OTP_TWILIO_ACCOUNTS"):
+    for left, target in env_pairs(env, "OTP_TWILIO_ACCOUNTS"):
         sid, sep, token = left.partition(":")
         if not sep or not token:
             raise ConfigError("OTP_TWILIO_ACCOUNTS: each entry must look like SID:token=target")

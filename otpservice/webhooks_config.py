@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import httpx
 import msgspec
 
+from otpservice.env_values import ConfigError, env_bool, env_float, env_int
 from otpservice.events.signing import is_valid_secret
 
 ALL_CLIENTS = "*"
@@ -84,7 +85,6 @@ def is_private_host(host: str) -> bool:
 
 
 def _check_url(raw: str, allow_private: bool, where: str) -> str:
-    from otpservice.config import ConfigError
 
     def fail(message: str) -> ConfigError:
         return ConfigError(f"{where}: {message}")
@@ -112,7 +112,6 @@ def _check_url(raw: str, allow_private: bool, where: str) -> str:
 def _seconds_list(
     env: Mapping[str, str], name: str, default: tuple[float, ...]
 ) -> tuple[float, ...]:
-    from otpservice.config import ConfigError
 
     raw = env.get(name, "").strip()
     if not raw:
@@ -127,9 +126,8 @@ def _seconds_list(
 
 
 def load_webhooks(env: Mapping[str, str], *, clients: frozenset[str]) -> WebhookSettings:
-    from otpservice.config import ConfigError, _bool, _float, _int
 
-    allow_private = _bool(env, "OTP_WEBHOOKS_ALLOW_PRIVATE", False)
+    allow_private = env_bool(env, "OTP_WEBHOOKS_ALLOW_PRIVATE", False)
     raw = env.get("OTP_WEBHOOKS", "").strip()
     try:
         specs = msgspec.json.decode(raw or "{}", type=dict[str, list[_EndpointSpec]])
@@ -158,23 +156,22 @@ def load_webhooks(env: Mapping[str, str], *, clients: frozenset[str]) -> Webhook
     return WebhookSettings(
         endpoints=tuple(endpoints),
         allow_private=allow_private,
-        timeout_seconds=_float(env, "OTP_WEBHOOK_TIMEOUT_SECONDS", 5.0, 0.1, 5.0),
+        timeout_seconds=env_float(env, "OTP_WEBHOOK_TIMEOUT_SECONDS", 5.0, 0.1, 5.0),
         retry_schedule=_seconds_list(env, "OTP_WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE),
-        concurrency=_int(env, "OTP_WEBHOOK_CONCURRENCY", 4, 1, 64),
-        max_backlog=_int(env, "OTP_WEBHOOK_MAX_BACKLOG", 10_000, 1, 1_000_000),
-        max_dead_letters=_int(env, "OTP_WEBHOOK_MAX_DEAD_LETTERS", 10_000, 1, 1_000_000),
-        claim_idle_seconds=_float(env, "OTP_WEBHOOK_CLAIM_IDLE_SECONDS", 60.0, 0.5, 3600),
-        poll_seconds=_float(env, "OTP_WEBHOOK_POLL_SECONDS", 0.25, 0.01, 10),
+        concurrency=env_int(env, "OTP_WEBHOOK_CONCURRENCY", 4, 1, 64),
+        max_backlog=env_int(env, "OTP_WEBHOOK_MAX_BACKLOG", 10_000, 1, 1_000_000),
+        max_dead_letters=env_int(env, "OTP_WEBHOOK_MAX_DEAD_LETTERS", 10_000, 1, 1_000_000),
+        claim_idle_seconds=env_float(env, "OTP_WEBHOOK_CLAIM_IDLE_SECONDS", 60.0, 0.5, 3600),
+        poll_seconds=env_float(env, "OTP_WEBHOOK_POLL_SECONDS", 0.25, 0.01, 10),
     )
 
 
 def load_delivery_tracking(env: Mapping[str, str]) -> DeliveryTrackingSettings:
-    from otpservice.config import ConfigError, _int
 
     schedule = _seconds_list(env, "OTP_DELIVERY_POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE)
     if list(schedule) != sorted(set(schedule)):
         raise ConfigError("OTP_DELIVERY_POLL_SCHEDULE must be increasing (seconds after the send)")
     return DeliveryTrackingSettings(
         poll_schedule=schedule,
-        polls_per_minute=_int(env, "OTP_DELIVERY_POLLS_PER_MINUTE", 60, 1, 100_000),
+        polls_per_minute=env_int(env, "OTP_DELIVERY_POLLS_PER_MINUTE", 60, 1, 100_000),
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
+from otpservice.env_values import ConfigError, env_float, env_int, env_pairs
 from otpservice.guard.settings import GuardMode, GuardSettings
 from otpservice.throttling.policies import Quota
 from otpservice.throttling.shares import BudgetShares
@@ -20,7 +21,6 @@ MAX_KEY_WINDOWS = 5
 
 
 def _digit_prefixes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    from otpservice.config import ConfigError
 
     items = tuple(p.strip().lstrip("+") for p in env.get(name, "").split(",") if p.strip())
     if any(not p.isdigit() for p in items):
@@ -29,13 +29,11 @@ def _digit_prefixes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
-    from otpservice.config import _float
 
-    return _float(env, name, default, 0.0, 1.0)
+    return env_float(env, name, default, 0.0, 1.0)
 
 
 def load_guard(env: Mapping[str, str], region: str) -> GuardSettings:
-    from otpservice.config import ConfigError, _int
     from otpservice.domain.phone import parse_phone
     from otpservice.errors import InvalidPhone
 
@@ -60,7 +58,7 @@ def load_guard(env: Mapping[str, str], region: str) -> GuardSettings:
         raise ConfigError("OTP_GUARD_BLOCK_COUNTRIES must list ISO country codes such as TR")
 
     def seconds(name: str, default_ms: int, lo: int, hi: int) -> int:
-        return _int(env, name, default_ms // 1000, lo, hi) * 1000
+        return env_int(env, name, default_ms // 1000, lo, hi) * 1000
 
     window = seconds("OTP_GUARD_WINDOW_SECONDS", base.window_ms, 1, 7 * 86_400)
     settle = seconds("OTP_GUARD_SETTLE_SECONDS", base.settle_ms, 0, 86_400)
@@ -74,13 +72,13 @@ def load_guard(env: Mapping[str, str], region: str) -> GuardSettings:
         mode=mode,
         window_ms=window,
         settle_ms=settle,
-        min_sends=_int(env, "OTP_GUARD_MIN_SENDS", base.min_sends, 1, 1_000_000),
+        min_sends=env_int(env, "OTP_GUARD_MIN_SENDS", base.min_sends, 1, 1_000_000),
         min_conversion=_fraction(env, "OTP_GUARD_MIN_CONVERSION", base.min_conversion),
         block_ms=block,
-        escalation=_int(env, "OTP_GUARD_ESCALATION", base.escalation, 1, 100),
+        escalation=env_int(env, "OTP_GUARD_ESCALATION", base.escalation, 1, 100),
         block_max_ms=block_max,
         decay_ms=seconds("OTP_GUARD_DECAY_SECONDS", base.decay_ms, 1, 365 * 86_400),
-        country_min_sends=_int(
+        country_min_sends=env_int(
             env, "OTP_GUARD_COUNTRY_MIN_SENDS", base.country_min_sends, 1, 100_000_000
         ),
         country_min_conversion=_fraction(
@@ -99,12 +97,11 @@ class _Window(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def load_shares(env: Mapping[str, str], clients: Iterable[str]) -> BudgetShares:
-    from otpservice.config import ConfigError, _pairs
 
     names = set(clients)
     default = 1.0
     shares: dict[str, float] = {}
-    for name, raw in _pairs(env, "OTP_CLIENT_BUDGET_SHARES"):
+    for name, raw in env_pairs(env, "OTP_CLIENT_BUDGET_SHARES"):
         try:
             value = float(raw)
         except ValueError as exc:
@@ -130,7 +127,6 @@ def load_shares(env: Mapping[str, str], clients: Iterable[str]) -> BudgetShares:
 
 def _key_budgets(env: Mapping[str, str]) -> dict[str, tuple[Quota, ...]]:
     """OTP_RATE_LIMIT_KEYS: {"user_id": [{"limit": 5, "period": 3600}, ...], ...}"""
-    from otpservice.config import ConfigError
 
     name = "OTP_RATE_LIMIT_KEYS"
     raw = env.get(name, "").strip()
