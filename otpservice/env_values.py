@@ -5,7 +5,10 @@ variable, never its value (a value may be a secret)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 
 class ConfigError(Exception):
@@ -40,26 +43,29 @@ def env_pairs(env: Mapping[str, str], name: str) -> list[tuple[str, str]]:
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number") from exc
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}")
-    return value
+    return _ranged(env, name, default, lo, hi, int, "a whole number")
 
 
 def env_float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    return _ranged(env, name, default, lo, hi, float, "a number")
+
+
+def _ranged(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    lo: N,
+    hi: N,
+    parse: Callable[[str], N],
+    what: str,
+) -> N:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a number") from exc
+        raise ConfigError(f"{name} must be {what}") from exc
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be between {lo} and {hi}")
     return value

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import msgspec
 
+from otpservice.env_values import ConfigError, env_float, env_int
 from otpservice.events.signing import is_valid_secret
 
 PROVIDER_NAME: Final = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -258,32 +259,15 @@ def _routes(raw: str, names: Mapping[str, ProviderSpec]) -> Routes:
 
 
 def _breaker(env: Mapping[str, str]) -> BreakerSettings:
-    def read(name: str, default: float, lo: float, hi: float) -> float:
-        raw = env.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError as exc:
-            raise ProviderConfigError(f"{name} must be a number") from exc
-        if not lo <= value <= hi:
-            raise ProviderConfigError(f"{name} must be between {lo:g} and {hi:g}")
-        return value
-
-    for name in (
-        "OTP_BREAKER_WINDOW_SECONDS",
-        "OTP_BREAKER_MIN_FAILURES",
-        "OTP_BREAKER_COOLOFF_SECONDS",
-    ):
-        raw = env.get(name, "").strip()
-        if raw and not raw.isdigit():
-            raise ProviderConfigError(f"{name} must be a whole number")
-    return BreakerSettings(
-        window_seconds=int(read("OTP_BREAKER_WINDOW_SECONDS", 60, 1, 3600)),
-        min_failures=int(read("OTP_BREAKER_MIN_FAILURES", 5, 0, 10_000)),
-        failure_rate=read("OTP_BREAKER_FAILURE_RATE", 0.5, 0.01, 1.0),
-        cooloff_seconds=int(read("OTP_BREAKER_COOLOFF_SECONDS", 30, 1, 3600)),
-    )
+    try:
+        return BreakerSettings(
+            window_seconds=env_int(env, "OTP_BREAKER_WINDOW_SECONDS", 60, 1, 3600),
+            min_failures=env_int(env, "OTP_BREAKER_MIN_FAILURES", 5, 0, 10_000),
+            failure_rate=env_float(env, "OTP_BREAKER_FAILURE_RATE", 0.5, 0.01, 1.0),
+            cooloff_seconds=env_int(env, "OTP_BREAKER_COOLOFF_SECONDS", 30, 1, 3600),
+        )
+    except ConfigError as exc:
+        raise ProviderConfigError(str(exc)) from exc
 
 
 def load_providers(
