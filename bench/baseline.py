@@ -40,7 +40,7 @@ def create_baseline_app() -> Litestar:
 
 
 def main() -> None:
-    from otpservice.cli import DEFAULT_SERVER, SERVERS, run_server
+    from otpservice.serving import DEFAULT_SERVER, SERVERS, run_server
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)

@@ -23,8 +23,8 @@ from bench import procs
 from bench.fairness import measure
 from bench.hashbound import argon2_bound
 from bench.report import write_report
-from otpservice.cli import DEFAULT_SERVER, SERVERS
 from otpservice.domain.codes import PRESETS
+from otpservice.serving import DEFAULT_SERVER, SERVERS
 
 CLIENT = "bench"
 API_KEY = "bench_" + "k" * 24

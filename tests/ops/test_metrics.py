@@ -187,7 +187,7 @@ def test_several_workers_report_together(
         for _ in range(n):
             # A new connection each time, so both workers take requests.
             assert httpx.get(f"{base}/healthz", headers={"Connection": "close"}).status_code == 200
-        # Where `serve` puts the samples when the variable is unset (cli._prepare_metrics_dir).
+        # Where `serve` puts the samples when the variable is unset (serving.prepare_metrics_dir).
         prom = tmp_path / "prom" if preset_dir else Path(tempfile.gettempdir())
         prom = prom if preset_dir else prom / f"otpservice-{served.proc.pid}"
         pids = {p.name for p in prom.glob("counter_*.db")}
