@@ -68,7 +68,7 @@ def main() -> None:
                     ratios[name].append(round(ratio, 3))
                     print(
                         f"{name}: {flows['rate']:.2f} flows/s, bound {bound:.2f}, "
-                        f"ratio {ratio:.3f}, CPU {flows["cpu_us_per_request"]:.0f} µs per request",
+                        f"ratio {ratio:.3f}, CPU {flows['cpu_us_per_request']:.0f} µs per request",
                         flush=True,
                     )
     summary = {
