@@ -10,7 +10,7 @@ counted in ``otp_refusals{policy="admission"}`` and, per client, in the statisti
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
@@ -19,6 +19,7 @@ from otpservice.api.twilio.auth import basic_credentials, find_credential
 from otpservice.api.twilio.errors import SERVICE_UNAVAILABLE, TwilioError
 from otpservice.config import Settings
 from otpservice.domain.ports import RefusalCounter
+from otpservice.domain.telemetry import Telemetry
 from otpservice.errors import wait_seconds
 from otpservice.observability.requests import POLICY_IN_SCOPE
 from otpservice.throttling.admission import ANONYMOUS, Admission, Shed
@@ -79,10 +80,6 @@ def client_name_of(scope: dict[str, Any], settings: Settings) -> str:
     return ANONYMOUS
 
 
-class RefusalMetric(Protocol):
-    def refused(self, policy: str) -> None: ...
-
-
 class AdmissionControl:
     """``refusals``: where sheds are counted for the statistics; the app sets it once
     Redis is connected (until then, and with it None, only the metric counts them)."""
@@ -92,7 +89,7 @@ class AdmissionControl:
         app: Any,
         admission: Admission,
         settings: Settings,
-        metrics: RefusalMetric,
+        metrics: Telemetry,
         refusals: RefusalCounter | None = None,
     ) -> None:
         self.app = app
