@@ -58,3 +58,9 @@ def test_a_providers_sms_balance_is_not_a_code() -> None:
     text = '{"providers":[{"name":"backup","balance_sms":9999,"low_balance":false}]}'
     assert find_leaks([("response", text)], ["9999"], []) == []
     assert find_leaks([("response", text + ' "code": "9999"')], ["9999"], []) != []
+
+
+def test_the_balance_endpoints_sms_count_is_not_a_code() -> None:
+    text = '{"local_sms":9998,"international_tl":1000.0}'
+    assert find_leaks([("response", text)], ["9998"], []) == []
+    assert find_leaks([("response", text + ' code=9998')], ["9998"], []) != []

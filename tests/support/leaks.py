@@ -15,7 +15,7 @@ after the known digit-bearing shapes are removed: hex runs of 16+ characters (id
 UUIDs, ISO timestamps, ``host:port`` and the seconds of a 429's ``Retry-After`` header and
 ``retry_after`` field (a 4-digit code once came out as 3600 and matched an hour's wait),
 a ``Content-Length`` header, the provider's ``TS-`` result codes, decimal numbers and a
-provider's SMS balance in /v1/admin/providers.
+provider's SMS balance in /v1/admin/providers and /v1/balance.
 Whole-token matching still catches the ways a code really leaks (``"code": "123456"``,
 ``code=123456``, ``... is 123456.``).
 """
@@ -42,6 +42,7 @@ _NOISE = [
     re.compile(r"TS-\d+"),  # the provider's result codes (TS-1040 met code 1040)
     re.compile(r"\d+\.\d+"),  # decimals ("expires_in_seconds": 3599.97 met code 3599)
     re.compile(r'"balance_sms": ?\d+'),  # a provider's SMS left (10,000 - 1 met code 9999)
+    re.compile(r'"local_sms": ?\d+'),  # the same in /v1/balance (10,000 - 2 met code 9998)
 ]
 _TOKEN = re.compile(r"(?<![0-9A-Za-z])\d{4,10}(?![0-9A-Za-z])")
 
