@@ -63,4 +63,16 @@ def test_a_providers_sms_balance_is_not_a_code() -> None:
 def test_the_balance_endpoints_sms_count_is_not_a_code() -> None:
     text = '{"local_sms":9998,"international_tl":1000.0}'
     assert find_leaks([("response", text)], ["9998"], []) == []
-    assert find_leaks([("response", text + ' code=9998')], ["9998"], []) != []
+    assert find_leaks([("response", text + " code=9998")], ["9998"], []) != []
+
+
+def test_a_date_header_a_process_id_or_a_docs_page_year_is_not_a_code() -> None:
+    texts = [
+        ("response", "201\ndate: Wed, 02 Dec 2026 17:14:16 GMT\nserver: \n\n{}"),
+        ("log", '{"event":"Spawning worker-1 with PID: 6438","level":"info"}'),
+        ("response", '200\n\n<svg xmlns="http://www.w3.org/2000/svg" class="json-schema-2020-12">'),
+    ]
+    assert find_leaks(texts, ["2026", "6438", "2000", "2020"], []) == []
+    # The same numbers outside those shapes still count.
+    leaked = [("response", "200\nx-debug: 2026\n\n{}"), ("log", "code=6438")]
+    assert len(find_leaks(leaked, ["2026", "6438"], [])) == 2

@@ -14,8 +14,9 @@ as leaked only when it appears as a whole token (not touching other digits or he
 after the known digit-bearing shapes are removed: hex runs of 16+ characters (ids, digests),
 UUIDs, ISO timestamps, ``host:port`` and the seconds of a 429's ``Retry-After`` header and
 ``retry_after`` field (a 4-digit code once came out as 3600 and matched an hour's wait),
-a ``Content-Length`` header, the provider's ``TS-`` result codes, decimal numbers and a
-provider's SMS balance in /v1/admin/providers and /v1/balance.
+a ``Content-Length`` header, the provider's ``TS-`` result codes, decimal numbers, a
+provider's SMS balance in /v1/admin/providers and /v1/balance, an HTTP ``Date`` header's year,
+a process id in granian's start-up lines and the fixed years in the docs pages' markup.
 Whole-token matching still catches the ways a code really leaks (``"code": "123456"``,
 ``code=123456``, ``... is 123456.``).
 """
@@ -43,6 +44,12 @@ _NOISE = [
     re.compile(r"\d+\.\d+"),  # decimals ("expires_in_seconds": 3599.97 met code 3599)
     re.compile(r'"balance_sms": ?\d+'),  # a provider's SMS left (10,000 - 1 met code 9999)
     re.compile(r'"local_sms": ?\d+'),  # the same in /v1/balance (10,000 - 2 met code 9998)
+    # Shapes a run draws by chance and a 4-digit code can equal: the year in an HTTP Date
+    # header (every answer carries "2026"), a process id in granian's start-up lines, and
+    # the fixed years of XML namespaces and JSON Schema drafts in the docs pages.
+    re.compile(r"^date: [^\n]*GMT$", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"\bPID:? \d+", re.IGNORECASE),
+    re.compile(r"www\.w3\.org/\d+/|json-schema-\d+-\d+|ISO 8601"),
 ]
 _TOKEN = re.compile(r"(?<![0-9A-Za-z])\d{4,10}(?![0-9A-Za-z])")
 
