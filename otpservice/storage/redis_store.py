@@ -1,226 +1,26 @@
-"""The VerificationStore port on Redis: every read-modify-write is one Lua script."""
+"""The VerificationStore port on Redis: every read-modify-write is one Lua script.
+
+The store is three parts over one shared state (store_base.py): the send's shared budgets
+(shared_budgets.py), the phone's send scripts (here), and the check's (check_scripts.py)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from otpservice.config import Settings
-from otpservice.domain.models import Status, Verification, VerificationRef
-from otpservice.domain.phone import mask_prefix
-from otpservice.domain.ports import (
-    Attempt,
-    PhoneVerdict,
-    ScriptCall,
-    SendFailure,
-    SendPacing,
-    SendTarget,
-    SharedVerdict,
-)
-from otpservice.domain.requester import Requester
-from otpservice.errors import (
-    NotFoundReason,
-    RateLimited,
-    VerificationNotFound,
-)
-from otpservice.guard.settings import GuardSettings
+from otpservice.domain.models import Verification, VerificationRef
+from otpservice.domain.ports import PhoneVerdict, SendFailure, SendPacing, SendTarget
 from otpservice.storage import keys
-from otpservice.storage.days import DAY_MS, refusals_ttl_ms, utc_day
-from otpservice.storage.record import (
-    pack_code_hash,
-    rid_bytes,
-    rid_hex,
-    text,
-    unpack_code_hash,
-    verification_of,
-)
-from otpservice.storage.scripts import AnyRedis, ScriptRunner
-from otpservice.storage.shared_plan import SharedPlan
-from otpservice.throttling.policies import CheckBackoff, Limits
-from otpservice.throttling.shares import BudgetShares
+from otpservice.storage.check_scripts import CheckScripts
+from otpservice.storage.record import pack_code_hash, rid_bytes, rid_hex, text, verification_of
+from otpservice.storage.scripts import AnyRedis
+from otpservice.storage.shared_budgets import SharedBudgetScripts
+from otpservice.storage.store_base import public_head, seconds_of
 
 
-def _seconds(ms: Any) -> float:
-    return max(float(text(ms)), 0.0) / 1000.0
-
-
-def _reserved(reply: Any) -> bool:
-    return text(reply[0]) == "ok"
-
-
-def _approved(reply: Any) -> bool:
-    return text(reply[0]) == "approved"
-
-
-class RedisStore:
-    """Says which script runs with which keys and arguments, and reads the replies;
-    storage/scripts.py runs them (Redis errors become StorageUnavailable: the API answers
-    503)."""
-
-    def __init__(
-        self,
-        redis: AnyRedis,
-        limits: Limits,
-        *,
-        code_ttl_seconds: int,
-        max_checks: int,
-        max_sends: int,
-        resend_cooldown_seconds: int,
-        idempotency_ttl_seconds: int,
-        accept_previous_code: bool = True,
-        wait_replicas: int = 0,
-        wait_timeout_ms: int = 500,
-        shares: BudgetShares | None = None,
-        guard: GuardSettings | None = None,
-        events: bool = True,
-        history_days: int = 7,
-    ) -> None:
-        self.redis = redis
-        self._ttl_ms = code_ttl_seconds * 1000
-        self._idem_ttl_ms = idempotency_ttl_seconds * 1000
-        self._accept_previous = "1" if accept_previous_code else "0"
-        self._history_ms = history_days * DAY_MS
-        self.apply_policy(
-            limits,
-            shares or BudgetShares(),
-            guard or GuardSettings(),
-            max_checks=max_checks,
-            max_sends=max_sends,
-            resend_cooldown_seconds=resend_cooldown_seconds,
-        )
-        self.scripts = ScriptRunner(
-            redis, events=events, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms
-        )
-
-    async def ping(self) -> bool:
-        """Ready: Redis answers and every script is loaded (a restarted Redis gets them)."""
-        return await self.scripts.ping()
-
-    def apply_policy(
-        self,
-        limits: Limits,
-        shares: BudgetShares,
-        guard: GuardSettings,
-        *,
-        max_checks: int,
-        max_sends: int,
-        resend_cooldown_seconds: int,
-    ) -> None:
-        """Take a new policy snapshot (at start, and when a runtime change arrives): one
-        attribute swap, so a request in flight sees either the old policy or the new one."""
-        self.limits = limits
-        self._max_checks = max_checks
-        self._max_sends = max_sends
-        self._cooldown_seconds = resend_cooldown_seconds
-        self.plan = SharedPlan(limits, shares, guard)
-
-    def _shared_keys(
-        self, plan: SharedPlan, t: SendTarget, idem: tuple[str, str] | None
-    ) -> tuple[list[str], str, int]:
-        """The shared script's keys (idempotency, prefix burst, the budget counters, then the
-        guard's), the budgets' argument, and the index of the first guard key."""
-        idem_key = keys.idempotency(t.client, idem[0]) if idem else keys.NO_IDEMPOTENCY
-        head = [
-            idem_key,
-            keys.prefix_block(t.prefix),
-            keys.prefix_numbers(t.prefix),
-            keys.SHARED_EVENTS,
-        ]
-        budget_keys, spec = plan.budgets(t)
-        return [*head, *budget_keys, *plan.guard_keys(t)], spec, len(head) + len(budget_keys) + 1
-
-    async def reserve_shared(
-        self, target: SendTarget, idempotency: tuple[str, str] | None
-    ) -> SharedVerdict:
-        plan = self.plan
-        burst = plan.limits.prefix_burst
-        keys_, spec, guard_at = self._shared_keys(plan, target, idempotency)
-        args: list[Any] = [
-            "1" if idempotency else "0",
-            idempotency[1] if idempotency else "",
-            # The claim outlives the longest send; a crashed instance's claim expires on its own.
-            60_000,
-            target.tag,
-            burst.numbers,
-            plan.limits.ms(burst.window),
-            plan.limits.ms(burst.block),
-            "0" if target.exempt else "1",
-            spec,
-            target.client,
-            target.country,
-            mask_prefix(target.prefix),
-            plan.guard_spec,
-            guard_at,
-            "1" if plan.judges(target) else "0",
-            "1" if target.country in plan.guard.block_countries else "0",
-            target.masked,
-            len(keys_) + 1,  # R: today's refusal counts, appended below
-            self._refusals_ttl_ms(),
-        ]
-        keys_ = [*keys_, keys.refusals_day("g", utc_day(int(time.time() * 1000)))]
-        reply = await self.scripts.run("shared_reserve", keys_, args)
-        kind = text(reply[0])
-        if kind == "ok":
-            return SharedVerdict(
-                "ok",
-                added_member=text(reply[1]) == "1",
-                guard_added=text(reply[2]) == "1",
-                flag=text(reply[3]),
-            )
-        if kind == "replay":
-            body = reply[1]
-            return SharedVerdict(
-                "replay", body=body if isinstance(body, bytes) else str(body).encode()
-            )
-        if kind == "in_progress":
-            return SharedVerdict("in_progress", retry_after=_seconds(reply[1]))
-        if kind == "conflict":
-            return SharedVerdict("conflict")
-        return SharedVerdict(
-            "limited",
-            policy=text(reply[1]),
-            retry_after=_seconds(reply[2]),
-            blocked_now=text(reply[3]) == "blocked_now",
-            flag=text(reply[3]),
-        )
-
-    async def refund_shared(
-        self,
-        target: SendTarget,
-        idempotency: tuple[str, str] | None,
-        *,
-        refund_budgets: bool,
-        remove_member: bool,
-        remove_guard_member: bool = False,
-    ) -> None:
-        keys_, _, guard_at = self._shared_keys(self.plan, target, idempotency)
-        await self.scripts.run(
-            "shared_refund",
-            keys_,
-            [
-                "1" if idempotency else "0",
-                "1" if refund_budgets and not target.exempt else "0",
-                target.tag if remove_member else "",
-                guard_at - 5,
-                guard_at,
-                target.tag if remove_guard_member else "",
-            ],
-        )
-
-    async def store_idempotent(
-        self, target: SendTarget, idempotency: tuple[str, str], body: bytes
-    ) -> None:
-        await self.scripts.run(
-            "idempotency_store",
-            [keys.idempotency(target.client, idempotency[0])],
-            [idempotency[1], body, self._idem_ttl_ms],
-        )
-
-    def _refusals_ttl_ms(self) -> int:
-        return refusals_ttl_ms(self._history_ms)
-
-    def _refusals_key(self, tag: str) -> str:
-        return keys.refusals_day(keys.partition_of(tag), utc_day(int(time.time() * 1000)))
+class RedisStore(SharedBudgetScripts, CheckScripts):
+    """Says which script runs with which keys and arguments, and reads the replies. Here: a
+    send's phone scripts (reserve, release, commit) and the rid links."""
 
     def _ref(self, t: SendTarget, rid: str = "") -> VerificationRef:
         return VerificationRef(t.tag, t.slot, rid)
@@ -290,7 +90,7 @@ class RedisStore:
                 sends=int(text(reply[2])),
                 undelivered_sms_id=text(reply[3]),
             )
-        return PhoneVerdict("limited", policy=text(reply[1]), retry_after=_seconds(reply[2]))
+        return PhoneVerdict("limited", policy=text(reply[1]), retry_after=seconds_of(reply[2]))
 
     async def release_phone(
         self, target: SendTarget, token: str, *, refund: bool, failure: SendFailure | None = None
@@ -362,7 +162,7 @@ class RedisStore:
                 target.country,
                 self.limits.prefix_drop_digits,
                 parts,
-                _head(ref),
+                public_head(ref),
             ],
         )
         if len(reply) == 1:
@@ -378,118 +178,6 @@ class RedisStore:
         async with self.scripts.bounded("Storage is unavailable."):
             found = await self.redis.get(keys.rid_link(rid))
         return None if found is None else text(found)
-
-    # -- reads and checks --------------------------------------------------------------
-
-    async def load(self, ref: VerificationRef) -> Verification | None:
-        fields = await self.scripts.run("verification_load", [keys.verification(ref)], [])
-        if not fields:
-            return None
-        found = verification_of(fields, ref)
-        if ref.rid and VerificationRef.parse(found.id).rid != ref.rid:
-            return None
-        return found
-
-    async def reserve_attempt(
-        self, ref: VerificationRef, client: str, who: Requester, token: str
-    ) -> Attempt:
-        back: CheckBackoff = self.limits.check_backoff
-        reply = await self.scripts.run(
-            "check_reserve",
-            [
-                keys.verification(ref),
-                keys.failure_streak(ref.tag, who.network),
-                keys.failures_day(ref.tag),
-                keys.trusted(ref.tag),
-                self._refusals_key(ref.tag),
-            ],
-            [
-                client,
-                rid_bytes(ref.rid),
-                token,
-                back.free_failures,
-                self.limits.ms(back.base_seconds),
-                self.limits.ms(back.cap_seconds),
-                back.daily_failures,
-                who.network,
-                who.device,
-                back.test_daily_failures,
-                self.limits.ms(86_400),
-                self._refusals_ttl_ms(),
-            ],
-            _reserved,
-        )
-        kind = text(reply[0])
-        if kind == "ok":
-            return Attempt(
-                rid=rid_hex(reply[1]),
-                code_hash=unpack_code_hash(bytes(reply[2])),
-                attempts_left=int(text(reply[3])),
-                purpose=text(reply[4]),
-                token=token,
-                previous_hash=unpack_code_hash(bytes(reply[5])) if reply[5] else None,
-                phone=text(reply[6]),
-            )
-        if kind == "limited":
-            raise RateLimited(text(reply[1]), _seconds(reply[2]))
-        raise VerificationNotFound(_reason(text(reply[1])))
-
-    async def approve(
-        self,
-        ref: VerificationRef,
-        who: Requester,
-        attempt: Attempt,
-        matched_hash: str,
-        beside: ScriptCall | None = None,
-    ) -> tuple[int, bool | None]:
-        """Approve; returns the attempts left and whether ``beside`` was written (None: no
-        write beside)."""
-        full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        keys_ = [
-            keys.verification(full),
-            keys.failure_streak(ref.tag, who.network),
-            keys.failures_day(ref.tag),
-            keys.phone_events(ref.tag),
-            keys.trusted(ref.tag),
-        ]
-        args = [
-            rid_bytes(attempt.rid),
-            pack_code_hash(matched_hash),
-            attempt.token,
-            _head(ref),
-            who.network,
-            who.device,
-            self.limits.trust_seconds * 1000,
-        ]
-        written: bool | None = None
-        if beside is None:
-            reply = await self.scripts.run("check_approve", keys_, args, _approved)
-        else:
-            reply, written = await self.scripts.run_beside(
-                "check_approve", keys_, args, _approved, beside
-            )
-        if text(reply[0]) != "approved":
-            raise VerificationNotFound(_reason(text(reply[1])))
-        return int(text(reply[1])), written
-
-    async def reject(self, ref: VerificationRef, attempt: Attempt) -> Status:
-        full = VerificationRef(ref.tag, ref.slot, attempt.rid)
-        reply = await self.scripts.run(
-            "check_reject",
-            [keys.verification(full), keys.phone_events(ref.tag)],
-            [rid_bytes(attempt.rid), attempt.attempts_left, _head(ref)],
-        )
-        status = text(reply)
-        return Status(status) if status in Status._value2member_map_ else Status.PENDING
-
-    async def set_status(self, ref: VerificationRef, client: str, status: Status) -> None:
-        reply = await self.scripts.run(
-            "set_status",
-            [keys.verification(ref), keys.phone_events(ref.tag)],
-            [client, rid_bytes(ref.rid), status.value, _head(ref)],
-        )
-        if text(reply[0]) != "ok":
-            raise VerificationNotFound(_reason(text(reply[1])))
 
 
 def store_for(redis: AnyRedis, settings: Settings) -> RedisStore:
@@ -515,15 +203,3 @@ def store_for(redis: AnyRedis, settings: Settings) -> RedisStore:
 def _widened(share: int, ceiling: int) -> int:
     """A share no smaller than the ceiling; 0 (off) when either is off."""
     return 0 if share == 0 or ceiling == 0 else max(share, ceiling)
-
-
-def _head(ref: VerificationRef) -> str:
-    """The public id's first 32 hex digits (tag + slot): scripts append the rid's hex."""
-    return ref.tag + ref.slot
-
-
-def _reason(value: str) -> NotFoundReason:
-    try:
-        return NotFoundReason(value)
-    except ValueError:
-        return NotFoundReason.UNKNOWN
