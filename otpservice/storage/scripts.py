@@ -1,7 +1,7 @@
 """The store's Lua scripts: where their sources come from, and the one way they run —
 bounded in time, Redis errors as StorageUnavailable, a write acknowledged by replicas when
 they are configured, and two scripts under different hash tags in one round trip where the
-topology allows it. The stores (redis_store.py, guard/store.py, policy/runtime.py) say
+topology allows it. The stores (redis_store.py and its parts, guard/store.py, policy/runtime.py) say
 what to run; this module how."""
 
 from __future__ import annotations
