@@ -1,7 +1,8 @@
 """A client of one Turkey SMS API v3 account (routed by ``provider.TurkeySmsProvider``).
 
 Secrets (the API key, message texts, OTP codes) are kept out of everything httpx can see
-or log, and out of every error's body snippet: redaction.py says how.
+or log, and out of every error's body snippet: redaction.py says how. How a reply is read
+(success, or which typed error) is replies.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, Self
 
 import httpx
 import structlog
@@ -25,9 +26,6 @@ from . import wire
 from .errors import (
     ProviderProtocolError,
     ProviderUnreachable,
-    TurkeySmsRefusal,
-    error_for_code,
-    known_codes,
 )
 from .redaction import (
     SECRET_QUERY,
@@ -36,6 +34,7 @@ from .redaction import (
     install_log_redaction,
     mask_msisdn,
 )
+from .replies import CallLog, convert, judge, protocol_error, sent_sms
 
 __all__ = ["DEFAULT_BASE_URL", "ProviderTimeouts", "TurkeySmsClient"]
 
@@ -43,11 +42,8 @@ DEFAULT_BASE_URL: Final = "https://turkeysms.com.tr/api/v3"
 LANG_CODES: Final = {Lang.EN: 0, Lang.TR: 1, Lang.AR: 2}
 _BACKOFF_BASE: Final = 0.1
 _BACKOFF_CAP: Final = 1.0
-# Codes that mean "sent" or "checked"; paired with result=false they are contradictions.
-_SUCCESSISH: Final = frozenset({"TS-1022", "TS-1023", "TS-1024", "TS-1064"})
 
 LOGGER_NAME: Final = "otpservice.provider"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +53,6 @@ class ProviderTimeouts:
     connect: float = 3.0
     read: float = 10.0
     total: float = 15.0
-
-
-# --- client ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _CallLog:
-    operation: str
-    mobile: str | None = None
-    attempts: int = 0
-    http_status: int | None = None
-    result_code: str | None = None
-    parts: int | None = None
-    sent_possible: bool = False
 
 
 class TurkeySmsClient:
@@ -151,12 +133,12 @@ class TurkeySmsClient:
                 secret_query={"api_key": self._api_key},
                 is_send=True,
             )
-            reply = self._convert(data, wire.SendReply, status, red, call)
-            self._judge(reply.result, reply.result_code, wire.SEND_OK, status, data, red, call)
+            reply = convert(data, wire.SendReply, status, red, call)
+            judge(reply.result, reply.result_code, wire.SEND_OK, status, data, red, call)
             code = wire.otp_code_text(reply.otp_code, digits)
             if code is None:
-                raise self._protocol("success without a readable otp_code", status, data, red, call)
-            return self._sent(reply, status, data, red, call, otp_code=code)
+                raise protocol_error("success without a readable otp_code", status, data, red, call)
+            return sent_sms(reply, status, data, red, call, otp_code=code)
 
     async def send_sms(self, msisdn: str, text: str, *, lang: Lang) -> SentSms:
         """Send our own text (POST JSON; the GET form if ``use_get_for_sms``)."""
@@ -197,9 +179,9 @@ class TurkeySmsClient:
                     is_send=True,
                     extra_secrets=(text,),
                 )
-            reply = self._convert(data, wire.SendReply, status, red, call)
-            self._judge(reply.result, reply.result_code, wire.SEND_OK, status, data, red, call)
-            return self._sent(reply, status, data, red, call, otp_code=None)
+            reply = convert(data, wire.SendReply, status, red, call)
+            judge(reply.result, reply.result_code, wire.SEND_OK, status, data, red, call)
+            return sent_sms(reply, status, data, red, call, otp_code=None)
 
     async def delivery(self, sms_id: str) -> Delivery:
         """Delivery report. ``result: false`` with a delivery code is still a report."""
@@ -212,15 +194,13 @@ class TurkeySmsClient:
                 secret_query={"api_key": self._api_key},
                 is_send=False,
             )
-            reply = self._convert(data, wire.StatusReply, status, red, call)
+            reply = convert(data, wire.StatusReply, status, red, call)
             result_code = wire.as_code(reply.result_code)
             status_code = wire.as_code(reply.sms_status_code)
             status_text = wire.as_text(reply.sms_status)
             is_report = status_code in ("TS-1022", "TS-1023", "TS-1024")
             if not (is_report and result_code in (None, *wire.STATUS_OK)):
-                self._judge(
-                    reply.result, reply.result_code, wire.STATUS_OK, status, data, red, call
-                )
+                judge(reply.result, reply.result_code, wire.STATUS_OK, status, data, red, call)
             call.result_code = status_code or result_code
             return Delivery(
                 state=wire.delivery_state(status_code, status_text),
@@ -238,20 +218,20 @@ class TurkeySmsClient:
                 json={"api_key": self._api_key, "response_type": "json"},
                 is_send=False,
             )
-            reply = self._convert(data, wire.BalanceReply, status, red, call)
-            self._judge(reply.result, reply.result_code, wire.BALANCE_OK, status, data, red, call)
+            reply = convert(data, wire.BalanceReply, status, red, call)
+            judge(reply.result, reply.result_code, wire.BALANCE_OK, status, data, red, call)
             local = wire.as_int(reply.local_balance_sms)
             intl = wire.as_float(reply.international_balance_tl)
             if local is None or intl is None:
-                raise self._protocol("balance fields missing", status, data, red, call)
+                raise protocol_error("balance fields missing", status, data, red, call)
             return Balance(local_sms=local, international_tl=intl)
 
     # -- machinery ----------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _logged(self, operation: str, msisdn: str | None) -> AsyncIterator[_CallLog]:
+    async def _logged(self, operation: str, msisdn: str | None) -> AsyncIterator[CallLog]:
         """One ``provider.call`` event per operation, whatever happens."""
-        call = _CallLog(operation, mobile=None if msisdn is None else mask_msisdn(msisdn))
+        call = CallLog(operation, mobile=None if msisdn is None else mask_msisdn(msisdn))
         started = time.perf_counter()
         outcome, level, extra = "ok", "info", {}
         try:
@@ -282,7 +262,7 @@ class TurkeySmsClient:
 
     async def _exchange(
         self,
-        call: _CallLog,
+        call: CallLog,
         method: str,
         path: str,
         *,
@@ -309,7 +289,7 @@ class TurkeySmsClient:
 
     async def _attempts(
         self,
-        call: _CallLog,
+        call: CallLog,
         method: str,
         path: str,
         params: Mapping[str, str] | None,
@@ -361,83 +341,3 @@ class TurkeySmsClient:
     async def _backoff(attempt: int) -> None:
         delay = min(_BACKOFF_BASE * 2 ** (attempt - 1), _BACKOFF_CAP)
         await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter only
-
-    @staticmethod
-    def _convert(
-        data: dict[str, Any], kind: type[T], status: int, red: Redactor, call: _CallLog
-    ) -> T:
-        try:
-            return wire.convert(data, kind)
-        except wire.WireError as exc:
-            raise ProviderProtocolError(
-                str(exc),
-                status=status,
-                snippet=_snip(data, red),
-                may_have_sent=call.operation.startswith("send"),
-            ) from None
-
-    def _judge(
-        self,
-        result: wire.Loose,
-        result_code: wire.Loose,
-        ok_codes: frozenset[str],
-        status: int,
-        data: dict[str, Any],
-        red: Redactor,
-        call: _CallLog,
-    ) -> None:
-        """Success or failure by ``result`` and ``result_code``; the HTTP status is ignored."""
-        code = wire.as_code(result_code)
-        call.result_code = code
-        ok = wire.as_bool(result)
-        if ok is None and code is not None:
-            ok = code in ok_codes or (False if code in known_codes() else None)
-        is_send = call.operation.startswith("send")
-        if ok is True:
-            if code is None or code in ok_codes:
-                return
-            if code in known_codes():  # result true yet a failure code: trust neither
-                raise error_for_code(code)(may_have_sent=is_send)
-            raise self._protocol(f"unknown result code {code}", status, data, red, call)
-        if ok is False and code is not None and code in known_codes():
-            cls: type[TurkeySmsRefusal] = error_for_code(code)
-            if code in _SUCCESSISH:
-                raise cls(may_have_sent=is_send and cls.sent_by_default)
-            raise cls()
-        reason = "no result field" if ok is None else "failure without a known result code"
-        raise self._protocol(reason, status, data, red, call)
-
-    @staticmethod
-    def _protocol(
-        reason: str, status: int, data: dict[str, Any], red: Redactor, call: _CallLog
-    ) -> ProviderProtocolError:
-        return ProviderProtocolError(
-            reason,
-            status=status,
-            snippet=_snip(data, red),
-            result_code=call.result_code,
-            may_have_sent=call.operation.startswith("send"),
-        )
-
-    def _sent(
-        self,
-        reply: wire.SendReply,
-        status: int,
-        data: dict[str, Any],
-        red: Redactor,
-        call: _CallLog,
-        *,
-        otp_code: str | None,
-    ) -> SentSms:
-        sms_id = wire.as_text(reply.sms_id)
-        if sms_id is None:
-            raise self._protocol("success without sms_id", status, data, red, call)
-        parts = max(1, wire.as_int(reply.number_of_sms) or 1)
-        call.parts = parts
-        return SentSms(sms_id=sms_id, parts=parts, otp_code=otp_code)
-
-
-def _snip(data: dict[str, Any], red: Redactor) -> str:
-    """A redacted one-line view of a decoded reply (secret fields by name, too)."""
-    safe = {k: ("***" if k in ("api_key", "otp_code", "text") else v) for k, v in data.items()}
-    return red.snippet(repr(safe).encode())
