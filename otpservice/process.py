@@ -36,7 +36,7 @@ def exit_with_supervisor() -> None:
     supervisor = os.environ.get(SUPERVISOR_PID, "")
     if not sys.platform.startswith("linux") or not supervisor.isdigit():
         return
-    if supervisor == str(os.getpid()):
+    if supervisor == str(os.getpid()):  # the supervisor itself: one process, no fork
         return
     if str(os.getppid()) != supervisor:
         # Re-parented: the supervisor died before this worker got here. Or no worker at

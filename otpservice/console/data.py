@@ -1,5 +1,6 @@
 """What the console shows, read in-process from the service's own parts. The pages know only
-these records; when a part changes its interface, this is the one file to follow it."""
+these records; when a part changes its interface, this is the one file to follow it (the
+overview's windows and charts are sums of the statistics' counters: windows.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,16 @@ import structlog
 from redis.exceptions import RedisError
 
 from otpservice.console import events_view
-from otpservice.console.counters import DAY_MS, HOUR_MS, Counters
+from otpservice.console.counters import HOUR_MS, Counters
 from otpservice.console.events_view import EventPage, EventRow, as_text, detail_of, event_row
 from otpservice.console.policy_form import PolicyField, change_policy, policy_fields
+from otpservice.console.windows import (
+    WINDOW_HOURS,
+    WindowStats,
+    overview_charts,
+    ratio,
+    window_stats,
+)
 from otpservice.errors import InvalidRequest, StorageUnavailable
 from otpservice.providers.breaker import breaker_key
 from otpservice.providers.routing import Router
@@ -51,7 +59,6 @@ PREFIXES_SHOWN = 100
 POLICY_GROUPS = ("budgets", "lists", "fraud guard", "delays")
 POLICY_CHOICES = {"OTP_GUARD_MODE": ("", "off", "monitor", "enforce")}
 # A window is its last N clock hours, the current one included.
-WINDOW_HOURS = {"hour": 1, "day": 24, "week": 168}
 
 BALANCE_CACHE_SECONDS = 60.0  # a page view is no reason to call the provider
 BALANCE_TIMEOUT_SECONDS = 3.0
@@ -68,21 +75,6 @@ class BalanceRow(msgspec.Struct, frozen=True):
 class BreakerRow(msgspec.Struct, frozen=True):
     provider: str
     state: str  # closed | open | half_open
-
-
-class WindowStats(msgspec.Struct, frozen=True):
-    """One window's totals, the same numbers /v1/stats gives for it."""
-
-    name: str  # hour | day | week
-    started: int
-    sent: int
-    parts: int
-    delivered: int
-    approved: int
-    refused: int
-    conversion: float | None
-    delivery_rate: float | None
-    refusals: dict[str, int]
 
 
 class Overview(msgspec.Struct, frozen=True):
@@ -206,11 +198,11 @@ class ConsoleData:
             hourly.update(day.hourly)
             refusals.update(day.refusals)
         windows = [
-            _window(name, hour - (n - 1) * HOUR_MS, hourly, refusals)
+            window_stats(name, hour - (n - 1) * HOUR_MS, hourly, refusals)
             for name, n in WINDOW_HOURS.items()
         ]
         waiting = [] if await self._counters().kept() else ["statistics (none folded yet)"]
-        return windows, _charts(hour, hourly, windows), waiting
+        return windows, overview_charts(hour, hourly, windows), waiting
 
     async def warm(self) -> None:
         await self._window_stats()
@@ -240,7 +232,7 @@ class ConsoleData:
                     started=c["started"],
                     approved=c["approved"],
                     parts=c["parts"],
-                    conversion=_ratio(c["approved"], c["started"]),
+                    conversion=ratio(c["approved"], c["started"]),
                 )
                 for (k, key), c in areas.items()
                 if k == kind and c["started"]
@@ -322,82 +314,3 @@ def _duration(seconds: Any) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{int(seconds // 60)} min"
     return f"{seconds:g} s"
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def _window(
-    name: str, first_hour: int, hourly: Counter[tuple[int, str]], refusals: Counter[tuple[int, str]]
-) -> WindowStats:
-    total: Counter[str] = Counter()
-    for (at, metric), n in hourly.items():
-        if at >= first_hour:
-            total[metric] += n
-    by_policy: Counter[str] = Counter()
-    for (at, policy), n in refusals.items():
-        if at >= first_hour:
-            by_policy[policy] += n
-    return WindowStats(
-        name=name,
-        started=total["started"],
-        sent=total["sent"],
-        parts=total["parts"],
-        delivered=total["delivered"],
-        approved=total["approved"],
-        refused=sum(by_policy.values()),
-        conversion=_ratio(total["approved"], total["started"]),
-        delivery_rate=_ratio(total["delivered"], total["sent"]),
-        refusals=dict(by_policy.most_common()),
-    )
-
-
-def _series(label: str, values: list[int]) -> dict[str, Any]:
-    return {"label": label, "values": values}
-
-
-def _charts(
-    hour: int, hourly: Counter[tuple[int, str]], windows: list[WindowStats]
-) -> dict[str, Any]:
-    """Chart.js specs for the overview's canvases (console.js draws them)."""
-    hours = [hour - i * HOUR_MS for i in range(23, -1, -1)]
-    today = hour // DAY_MS * DAY_MS
-    days = [today - i * DAY_MS for i in range(7, -1, -1)]
-
-    def per_day(metric: str) -> list[int]:
-        sums: Counter[int] = Counter()
-        for (at, m), n in hourly.items():
-            if m == metric:
-                sums[at // DAY_MS * DAY_MS] += n
-        return [sums[d] for d in days]
-
-    def fmt(ms: int, pattern: str) -> str:
-        return time.strftime(pattern, time.gmtime(ms / 1000))
-
-    policies = sorted({p for w in windows for p in w.refusals})
-    return {
-        "day": {
-            "type": "line",
-            "labels": [fmt(h, "%H:00") for h in hours],
-            "series": [
-                _series(label, [hourly[(h, metric)] for h in hours])
-                for metric, label in METRIC_LABELS
-            ],
-        },
-        "week": {
-            "type": "bar",
-            "labels": [fmt(d, "%a %d %b") for d in days],
-            "series": [_series(label, per_day(metric)) for metric, label in METRIC_LABELS],
-        },
-        "refusals": {
-            "type": "bar",
-            "labels": policies,
-            "series": [
-                _series(f"last {w.name}", [w.refusals.get(p, 0) for p in policies]) for w in windows
-            ],
-        },
-    }
-
-
-METRIC_LABELS = (("started", "started"), ("approved", "approved"), ("parts", "SMS parts"))
